@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PD_CONFIG_H
+#define PD_CONFIG_H
+
+/*
+ * config - table-driven policyd.conf (Postfix-style "name = value", "#" comments).
+ *
+ * Pure: cfg_parse_buf() does no I/O and never logs. cfg_load() reads the file (and the
+ * secret files it names) and then calls the pure parser. A loaded config is immutable;
+ * a reload builds a new one and the owner swaps the pointer (see cfg_ref/cfg_unref).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ratelimit/rules_params.h"
+
+#define CFG_DEFAULT_PATH "/etc/policyd/policyd.conf"
+
+/* Filled by the parser on error: "file:line: message" is built from these. */
+struct pd_err {
+    char msg[256];
+    int line; /* 0 when the error is not tied to a line */
+};
+
+/* A list value: "a, b c" -> {"a","b","c"}. */
+struct cfg_list {
+    char **v;
+    size_t n;
+};
+
+struct pd_config {
+    unsigned refs; /* owner-managed reference count, see cfg_ref/cfg_unref */
+    char *path;    /* the file it was loaded from ("" when parsed from a buffer) */
+
+    /* server */
+    struct cfg_list listen;     /* "inet:HOST:PORT" and "unix:PATH" */
+    unsigned unix_socket_mode;  /* octal, e.g. 0660 */
+    char *unix_socket_group;    /* "" = the run user's group */
+    char *run_user;             /* "" = do not change user */
+    long long max_connections;
+    int64_t idle_timeout_ms;
+    char *syslog_facility;      /* "mail", "local0".."local7", ... */
+    char *syslog_name;
+
+    /* redis (tracking issue) */
+    char *redis_server;         /* "HOST:PORT" or "unix:PATH" */
+    char *redis_password_file;  /* "" = no AUTH */
+    char *redis_password;       /* read from redis_password_file by cfg_load; never printed */
+    int64_t redis_timeout_ms;
+    char *redis_fail_action;    /* a policy action, e.g. "DUNNO" */
+    char *redis_key_prefix;
+    char *recipient_hash_key_file; /* "" = a shared random key kept in Redis */
+    char *recipient_hash_key;      /* read from the file above; never printed */
+
+    /* identity and accounting */
+    char *mailbox_default_domain;  /* appended to a sasl_username without '@' */
+    long long network_prefix_v4;   /* 8..32 */
+    long long network_prefix_v6;   /* 16..128 */
+    char *sender_login_match;      /* "none" | "address" | "domain" | "map" */
+    char *sender_login_maps;       /* file, with sender_login_match = map */
+    bool trust_request_time;       /* test/replay only: honour policyd_time= */
+
+    /* rate caps (0 = off) */
+    long long limit_recipients_per_hour;
+    long long limit_recipients_per_day;
+    long long limit_messages_per_hour;
+    long long limit_messages_per_day;
+    char *rate_limit_action;       /* e.g. "DEFER_IF_PERMIT 4.7.1 ..."; never states thresholds */
+    char *overrides_file;
+
+    /* detection and blocking (detection issue) */
+    char *mode;                    /* "enforce" | "observe" */
+    bool observe_prepend;          /* observe mode: PREPEND an X-Policyd-Verdict header */
+    char *block_reject_text;       /* "%r" expands to the reference id */
+    bool hold_enabled;
+    char *hold_text;
+    int64_t learning_period_ms;
+    long long learning_min_messages;
+    int64_t probation_period_ms;
+    struct rules_params rules;     /* one key per threshold, see ratelimit/rules_params.h */
+};
+
+/* Return codes (0 = success). cfg_strerror() names them. */
+enum {
+    CFG_ERR_SYNTAX = -1,  /* a line that is not "name = value", a NUL byte */
+    CFG_ERR_UNKNOWN = -2, /* unknown parameter name */
+    CFG_ERR_VALUE = -3,   /* bad value or value out of range */
+    CFG_ERR_CHECK = -4,   /* parameters that contradict each other (cfg_check) */
+    CFG_ERR_IO = -5,      /* the file or a secret file cannot be read, or is too big */
+    CFG_ERR_SECRET = -6,  /* a secret file is readable by others, empty or malformed */
+};
+
+int cfg_parse_buf(struct pd_config *cfg, const char *buf, size_t len, struct pd_err *err);
+int cfg_set(struct pd_config *cfg, const char *name, const char *value, struct pd_err *err);
+int cfg_load(struct pd_config **out, const char *path, struct pd_err *err);
+/* cfg_load plus Postfix-style "-o name=value" strings, applied after the file and before
+ * cfg_check and the secret files, so "-o redis_password_file=..." works. */
+int cfg_load_overrides(struct pd_config **out, const char *path, const char *const *overrides,
+                       size_t n_overrides, struct pd_err *err);
+void cfg_defaults(struct pd_config *cfg);
+int cfg_check(const struct pd_config *cfg, struct pd_err *err);
+void cfg_print(const struct pd_config *cfg, FILE *out, bool non_default_only);
+struct pd_config *cfg_ref(struct pd_config *cfg);
+struct pd_config *cfg_unref(struct pd_config *cfg);
+void cfg_free_fields(struct pd_config *cfg);
+int cfg_parse_duration(const char *s, int64_t *ms);
+bool cfg_is_known_key(const char *name);
+const char *cfg_strerror(int err);
+
+#endif
