@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NAME
+ *      track - the Redis client of policyd
+ * SYNOPSIS
+ *      track_new(loop, cfg); track_reconfigure(t, cfg); track_shutdown(t); track_free(t)
+ *      track_script_index(t, name)
+ *      track_eval(t, script, argc, argv, lens, cb, arg)
+ * DESCRIPTION
+ *      One asynchronous hiredis connection attached to the libuv loop, to redis_server
+ *      ("HOST:PORT", "[IPv6]:PORT" or "unix:PATH"). On every (re)connect it sends AUTH
+ *      (when a password is configured) and SCRIPT LOAD for every embedded script,
+ *      pipelined: commands queue behind them, so a call can go out at once. Scripts are
+ *      called with EVALSHA under their SHA-1, computed here; a NOSCRIPT answer (SCRIPT
+ *      FLUSH, a failover) reloads the script and retries the call once.
+ *
+ *      Every call is answered exactly once, within redis_timeout: requests wait in a FIFO
+ *      (Redis answers in order, and they share one timeout, so the head has the earliest
+ *      deadline) watched by a single timer. A request whose time is up is answered
+ *      TRACK_ERR_TIMEOUT and abandoned; its late reply is dropped. When nothing has come
+ *      back for TRACK_STALL_MS while requests wait, the connection is dropped and
+ *      re-established with backoff (100 ms doubling to 5 s). While disconnected, calls are
+ *      answered TRACK_ERR_DOWN at once.
+ *
+ *      Ownership: track owns the hiredis context, the timers, and each request until both
+ *      its answer and hiredis' callback have happened. Replies are handed to callers as
+ *      borrowed views (struct track_reply) valid during the callback only.
+ * DIAGNOSTICS
+ *      "redis unavailable: ..." once when it goes away, "redis available again after N
+ *      ms (M requests answered with redis_fail_action)" once when it comes back.
+ * SEE ALSO
+ *      hiredis async.h and adapters/libuv.h, ratelimit/lua/, decide(3).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
+
+#include "policyd/config.h"
+#include "policyd/log.h"
+#include "policyd/util.h"
+#include "ratelimit/scripts.h"
+#include "ratelimit/sha1.h"
+#include "ratelimit/track.h"
+
+#define TRACK_STALL_MS 1000
+#define TRACK_BACKOFF_MIN_MS 100
+#define TRACK_BACKOFF_MAX_MS 5000
+#define TRACK_MAX_ARGS 64
+
+struct track_req {
+    struct track *t;
+    struct track_req *next; /* FIFO of requests not yet answered */
+    track_cb cb;
+    void *arg;
+    uint64_t deadline;
+    int script;
+    bool answered;
+    bool retried;
+    char *cmd; /* the formatted EVALSHA, kept for one NOSCRIPT retry */
+    size_t cmd_len;
+};
+
+struct track_script {
+    const char *name;
+    const char *src;
+    char sha[41];
+};
+
+struct track {
+    uv_loop_t *loop;
+    redisAsyncContext *ac;
+    bool connected;
+    bool up;              /* last state logged */
+    bool stopping;
+    uint64_t down_since;
+    uint64_t failed_while_down;
+    uint64_t last_reply;  /* loop time of the last reply */
+    unsigned inflight;    /* sent and not called back by hiredis, abandoned ones included */
+    unsigned backoff_ms;
+    uv_timer_t timeout_timer;
+    uv_timer_t reconnect_timer;
+    struct track_req *head, *tail;
+    struct track_script *scripts;
+    int nscripts;
+    char *server;
+    char *password;
+    int64_t timeout_ms;
+    uint64_t calls, timeouts, errors;
+};
+
+static void track_connect(struct track *t);
+
+const char *track_strerror(int status)
+{
+    switch (status) {
+    case TRACK_OK:
+        return "ok";
+    case TRACK_ERR_TIMEOUT:
+        return "timeout";
+    case TRACK_ERR_DOWN:
+        return "not connected";
+    case TRACK_ERR_REPLY:
+        return "error reply";
+    case TRACK_ERR_SHUTDOWN:
+        return "shutting down";
+    case TRACK_ERR_SCRIPT:
+        return "no such script";
+    }
+    return "unknown error";
+}
+
+/* track_set_up - log the change of availability once, not per request. */
+static void track_set_up(struct track *t, bool up, const char *why)
+{
+    uint64_t now = uv_now(t->loop);
+
+    if (up == t->up)
+        return;
+    t->up = up;
+    if (!up) {
+        t->down_since = now;
+        t->failed_while_down = 0;
+        log_warn("redis unavailable: %s: %s; answering with redis_fail_action", t->server, why);
+    } else {
+        log_info("redis available again at %s after %llu ms (%llu requests answered with "
+                 "redis_fail_action)",
+                 t->server, (unsigned long long)(now - t->down_since),
+                 (unsigned long long)t->failed_while_down);
+    }
+}
+
+/* track_answer - the one place a caller's callback runs. */
+static void track_answer(struct track_req *r, int status, const struct track_reply *rep)
+{
+    struct track *t = r->t;
+
+    r->answered = true;
+    if (status == TRACK_ERR_TIMEOUT)
+        t->timeouts++;
+    else if (status != TRACK_OK)
+        t->errors++;
+    if (status != TRACK_OK && !t->up)
+        t->failed_while_down++;
+    r->cb(r->arg, status, rep);
+}
+
+/* track_unlink - take a request out of the FIFO (usually the head). */
+static void track_unlink(struct track *t, struct track_req *r)
+{
+    struct track_req **pp, *prev = NULL;
+
+    for (pp = &t->head; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            if (t->tail == r)
+                t->tail = prev;
+            r->next = NULL;
+            return;
+        }
+    }
+}
+
+static void track_req_free(struct track_req *r)
+{
+    free(r->cmd);
+    free(r);
+}
+
+/* track_pairs - flatten an array reply {name, value, ...} or a scalar into a view. */
+static int track_pairs(const redisReply *rr, struct track_reply *out)
+{
+    size_t i;
+
+    out->npairs = 0;
+    out->error = NULL;
+    if (rr->type == REDIS_REPLY_ERROR) {
+        out->error = rr->str;
+        return TRACK_ERR_REPLY;
+    }
+    if (rr->type != REDIS_REPLY_ARRAY) {
+        struct track_pair *p = &out->pairs[out->npairs++];
+
+        memset(p, 0, sizeof(*p));
+        p->is_int = rr->type == REDIS_REPLY_INTEGER;
+        p->ival = rr->integer;
+        p->sval = rr->str != NULL ? rr->str : "";
+        p->sval_len = rr->str != NULL ? rr->len : 0;
+        return TRACK_OK;
+    }
+    for (i = 0; i + 1 < rr->elements && out->npairs < TRACK_MAX_PAIRS; i += 2) {
+        const redisReply *n = rr->element[i], *v = rr->element[i + 1];
+        struct track_pair *p = &out->pairs[out->npairs];
+
+        if (n->type != REDIS_REPLY_STRING && n->type != REDIS_REPLY_STATUS)
+            return TRACK_ERR_REPLY;
+        p->name = n->str;
+        p->name_len = n->len;
+        p->is_int = v->type == REDIS_REPLY_INTEGER;
+        p->ival = v->integer;
+        p->sval = v->str != NULL ? v->str : "";
+        p->sval_len = v->str != NULL ? v->len : 0;
+        out->npairs++;
+    }
+    return TRACK_OK;
+}
+
+static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* track_retry - NOSCRIPT: load the script again and resend the same call, once. */
+static bool track_retry(struct track *t, struct track_req *r)
+{
+    const struct track_script *s = &t->scripts[r->script];
+
+    if (r->retried || t->ac == NULL || !t->connected)
+        return false;
+    r->retried = true;
+    log_warn("redis: script %s missing (NOSCRIPT): loading it again", s->name);
+    redisAsyncCommand(t->ac, NULL, NULL, "SCRIPT LOAD %s", s->src);
+    if (redisAsyncFormattedCommand(t->ac, track_on_reply, r, r->cmd, r->cmd_len) != REDIS_OK)
+        return false;
+    t->inflight++;
+    return true;
+}
+
+/* track_on_reply - hiredis' callback; reply is NULL after a disconnect. */
+static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct track_req *r = privdata;
+    struct track *t = r->t;
+    const redisReply *rr = reply;
+    struct track_reply view;
+    int status;
+
+    (void)ac;
+    t->inflight--;
+    if (rr != NULL)
+        t->last_reply = uv_now(t->loop);
+    if (r->answered) {
+        track_req_free(r);
+        return;
+    }
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR && strncmp(rr->str, "NOSCRIPT", 8) == 0 &&
+        track_retry(t, r))
+        return;
+    track_unlink(t, r);
+    if (rr == NULL) {
+        track_answer(r, t->stopping ? TRACK_ERR_SHUTDOWN : TRACK_ERR_DOWN, NULL);
+    } else {
+        status = track_pairs(rr, &view);
+        if (status == TRACK_ERR_REPLY && view.error != NULL)
+            log_warn("redis: script %s: %.200s", t->scripts[r->script].name, view.error);
+        track_answer(r, status, &view);
+    }
+    track_req_free(r);
+}
+
+static void track_on_timeout(uv_timer_t *h);
+
+/* track_arm_timer - wake at the head's deadline, or to notice a stalled server. */
+static void track_arm_timer(struct track *t)
+{
+    uint64_t now = uv_now(t->loop), next = UINT64_MAX;
+
+    if (t->head != NULL)
+        next = t->head->deadline;
+    if (t->inflight > 0 && t->ac != NULL && t->last_reply + TRACK_STALL_MS < next)
+        next = t->last_reply + TRACK_STALL_MS;
+    if (next == UINT64_MAX)
+        uv_timer_stop(&t->timeout_timer);
+    else
+        uv_timer_start(&t->timeout_timer, track_on_timeout, next > now ? next - now : 0, 0);
+}
+
+/* track_drop - give up on the connection; hiredis answers what waits with NULL. */
+static void track_drop(struct track *t, const char *why)
+{
+    track_set_up(t, false, why);
+    if (t->ac != NULL) {
+        redisAsyncContext *ac = t->ac;
+
+        t->ac = NULL;
+        t->connected = false;
+        redisAsyncFree(ac);
+    }
+    if (!t->stopping && !uv_is_active((uv_handle_t *)&t->reconnect_timer))
+        uv_timer_start(&t->reconnect_timer, (uv_timer_cb)track_connect, t->backoff_ms, 0);
+}
+
+static void track_on_timeout(uv_timer_t *h)
+{
+    struct track *t = h->data;
+    uint64_t now = uv_now(t->loop);
+    struct track_req *r;
+
+    while ((r = t->head) != NULL && r->deadline <= now) {
+        track_unlink(t, r);
+        track_answer(r, TRACK_ERR_TIMEOUT, NULL);
+        /* hiredis still holds r: freed when it calls back, after a reply or a drop */
+    }
+    if (t->ac != NULL && t->inflight > 0 && now - t->last_reply >= TRACK_STALL_MS)
+        track_drop(t, "no reply for 1 s");
+    track_arm_timer(t);
+}
+
+void track_eval(struct track *t, int script, int argc, const char **argv, const size_t *lens,
+                track_cb cb, void *arg)
+{
+    const char *av[TRACK_MAX_ARGS + 2];
+    size_t al[TRACK_MAX_ARGS + 2];
+    struct track_req *r;
+    long long n;
+
+    t->calls++;
+    if (script < 0 || script >= t->nscripts || argc > TRACK_MAX_ARGS) {
+        cb(arg, TRACK_ERR_SCRIPT, NULL);
+        return;
+    }
+    if (t->ac == NULL || !t->connected || t->stopping) {
+        t->errors++;
+        t->failed_while_down++;
+        cb(arg, t->stopping ? TRACK_ERR_SHUTDOWN : TRACK_ERR_DOWN, NULL);
+        return;
+    }
+    r = xcalloc(1, sizeof(*r));
+    r->t = t;
+    r->cb = cb;
+    r->arg = arg;
+    r->script = script;
+    av[0] = "EVALSHA", al[0] = 7;
+    av[1] = t->scripts[script].sha, al[1] = 40;
+    memcpy(av + 2, argv, (size_t)argc * sizeof(*argv));
+    memcpy(al + 2, lens, (size_t)argc * sizeof(*lens));
+    if ((n = redisFormatCommandArgv(&r->cmd, argc + 2, av, al)) < 0 ||
+        redisAsyncFormattedCommand(t->ac, track_on_reply, r, r->cmd, (size_t)n) != REDIS_OK) {
+        track_req_free(r);
+        cb(arg, TRACK_ERR_DOWN, NULL);
+        return;
+    }
+    r->cmd_len = (size_t)n;
+    r->deadline = uv_now(t->loop) + (uint64_t)t->timeout_ms;
+    if (t->inflight++ == 0)
+        t->last_reply = uv_now(t->loop); /* a stall is measured from the first wait */
+    if (t->head == NULL) {
+        t->head = t->tail = r;
+        track_arm_timer(t);
+    } else {
+        t->tail->next = r;
+        t->tail = r;
+    }
+}
+
+/* track_on_load - SCRIPT LOAD's answer: the SHA-1 Redis computed must be ours. */
+static void track_on_load(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct track *t = ac->data;
+    const redisReply *rr = reply;
+    const struct track_script *s = privdata;
+
+    if (rr == NULL || t == NULL)
+        return;
+    if (rr->type == REDIS_REPLY_ERROR)
+        log_warn("redis: SCRIPT LOAD %s: %.200s", s->name, rr->str);
+    else if (rr->type == REDIS_REPLY_STRING && strcmp(rr->str, s->sha) != 0)
+        log_panic("redis: script %s loaded as %s, expected %s", s->name, rr->str, s->sha);
+}
+
+/* track_on_auth - a refused password is a configuration problem: say it clearly. */
+static void track_on_auth(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    const redisReply *rr = reply;
+
+    (void)ac;
+    (void)privdata;
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR)
+        log_warn("redis: AUTH refused: %.200s (check redis_password_file)", rr->str);
+}
+
+static void track_on_connect(const redisAsyncContext *ac, int status)
+{
+    struct track *t = ac->data;
+
+    if (t == NULL || t->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        t->ac = NULL; /* hiredis frees the context after this callback */
+        t->connected = false;
+        track_set_up(t, false, ac->errstr);
+        t->backoff_ms = t->backoff_ms * 2 > TRACK_BACKOFF_MAX_MS ? TRACK_BACKOFF_MAX_MS
+                                                                 : t->backoff_ms * 2;
+        if (!t->stopping)
+            uv_timer_start(&t->reconnect_timer, (uv_timer_cb)track_connect, t->backoff_ms, 0);
+        return;
+    }
+    t->connected = true;
+    t->backoff_ms = TRACK_BACKOFF_MIN_MS;
+    track_set_up(t, true, NULL);
+}
+
+static void track_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct track *t = ac->data;
+
+    if (t == NULL || t->ac != ac)
+        return;
+    t->ac = NULL; /* freed by hiredis after this callback */
+    t->connected = false;
+    if (t->stopping)
+        return;
+    track_set_up(t, false, status == REDIS_OK ? "connection closed" : ac->errstr);
+    uv_timer_start(&t->reconnect_timer, (uv_timer_cb)track_connect, t->backoff_ms, 0);
+}
+
+/* track_open - a new context for redis_server; NULL with the reason logged. */
+static redisAsyncContext *track_open(struct track *t)
+{
+    redisAsyncContext *ac;
+    char host[256];
+    const char *colon;
+    size_t hl;
+
+    if (strncmp(t->server, "unix:", 5) == 0)
+        return redisAsyncConnectUnix(t->server + 5);
+    colon = strrchr(t->server, ':');
+    if (colon == NULL || (hl = (size_t)(colon - t->server)) == 0 || hl >= sizeof(host))
+        return NULL;
+    memcpy(host, t->server, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    ac = redisAsyncConnect(host, atoi(colon + 1));
+    return ac;
+}
+
+/* track_connect - connect, then queue AUTH and every SCRIPT LOAD ahead of any call. */
+static void track_connect(struct track *t)
+{
+    redisAsyncContext *ac;
+    int i;
+
+    if (t->stopping || t->ac != NULL)
+        return;
+    ac = track_open(t);
+    if (ac == NULL || ac->err) {
+        track_set_up(t, false, ac != NULL ? ac->errstr : "bad redis_server");
+        if (ac != NULL)
+            redisAsyncFree(ac);
+        uv_timer_start(&t->reconnect_timer, (uv_timer_cb)track_connect, t->backoff_ms, 0);
+        return;
+    }
+    ac->data = t;
+    t->ac = ac;
+    redisLibuvAttach(ac, t->loop);
+    redisAsyncSetConnectCallback(ac, track_on_connect);
+    redisAsyncSetDisconnectCallback(ac, track_on_disconnect);
+    if (t->password != NULL && t->password[0] != '\0')
+        redisAsyncCommand(ac, track_on_auth, NULL, "AUTH %s", t->password);
+    for (i = 0; i < t->nscripts; i++)
+        redisAsyncCommand(ac, track_on_load, &t->scripts[i], "SCRIPT LOAD %s",
+                          t->scripts[i].src);
+}
+
+/* track_settings - copy what track needs from a config; true when the server changed. */
+static bool track_settings(struct track *t, const struct pd_config *cfg)
+{
+    bool changed = t->server == NULL || strcmp(t->server, cfg->redis_server) != 0 ||
+                   strcmp(t->password ? t->password : "",
+                          cfg->redis_password ? cfg->redis_password : "") != 0;
+
+    if (changed) {
+        free(t->server);
+        free(t->password);
+        t->server = xstrdup(cfg->redis_server);
+        t->password = cfg->redis_password ? xstrdup(cfg->redis_password) : NULL;
+    }
+    t->timeout_ms = cfg->redis_timeout_ms;
+    return changed;
+}
+
+struct track *track_new(uv_loop_t *loop, const struct pd_config *cfg)
+{
+    struct track *t = xcalloc(1, sizeof(*t));
+    int i;
+
+    t->loop = loop;
+    t->up = true; /* so that a first failure is logged */
+    t->backoff_ms = TRACK_BACKOFF_MIN_MS;
+    for (t->nscripts = 0; lua_scripts[t->nscripts].name != NULL; t->nscripts++)
+        ;
+    t->scripts = xcalloc((size_t)t->nscripts + 1, sizeof(*t->scripts));
+    for (i = 0; i < t->nscripts; i++) {
+        t->scripts[i].name = lua_scripts[i].name;
+        t->scripts[i].src = lua_scripts[i].src;
+        sha1_hex(t->scripts[i].src, strlen(t->scripts[i].src), t->scripts[i].sha);
+    }
+    uv_timer_init(loop, &t->timeout_timer);
+    uv_timer_init(loop, &t->reconnect_timer);
+    t->timeout_timer.data = t;
+    t->reconnect_timer.data = t;
+    track_settings(t, cfg);
+    track_connect(t);
+    return t;
+}
+
+/* track_reconfigure - a new timeout applies at once; a new server means a new connection. */
+void track_reconfigure(struct track *t, const struct pd_config *cfg)
+{
+    if (!track_settings(t, cfg))
+        return;
+    log_info("redis: now using %s", t->server);
+    if (t->ac != NULL) {
+        redisAsyncContext *ac = t->ac;
+
+        t->ac = NULL;
+        t->connected = false;
+        redisAsyncFree(ac);
+    }
+    uv_timer_stop(&t->reconnect_timer);
+    t->backoff_ms = TRACK_BACKOFF_MIN_MS;
+    track_connect(t);
+}
+
+int track_script_index(const struct track *t, const char *name)
+{
+    int i;
+
+    for (i = 0; i < t->nscripts; i++)
+        if (strcmp(t->scripts[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+bool track_is_up(const struct track *t)
+{
+    return t->up && t->connected;
+}
+
+void track_stats(const struct track *t, uint64_t *calls, uint64_t *timeouts, uint64_t *errors)
+{
+    *calls = t->calls;
+    *timeouts = t->timeouts;
+    *errors = t->errors;
+}
+
+/* track_shutdown - answer what waits, close the connection and the timers. */
+void track_shutdown(struct track *t)
+{
+    struct track_req *r;
+
+    t->stopping = true;
+    while ((r = t->head) != NULL) {
+        track_unlink(t, r);
+        track_answer(r, TRACK_ERR_SHUTDOWN, NULL);
+    }
+    if (t->ac != NULL) {
+        redisAsyncContext *ac = t->ac;
+
+        t->ac = NULL;
+        t->connected = false;
+        redisAsyncFree(ac); /* calls back every request with NULL: they free themselves */
+    }
+    uv_close((uv_handle_t *)&t->timeout_timer, NULL);
+    uv_close((uv_handle_t *)&t->reconnect_timer, NULL);
+}
+
+/* track_free - after track_shutdown() and the loop has drained. */
+struct track *track_free(struct track *t)
+{
+    if (t == NULL)
+        return NULL;
+    free(t->scripts);
+    free(t->server);
+    free(t->password);
+    free(t);
+    return NULL;
+}
