@@ -47,8 +47,8 @@ enum proto_attr {
 
 /* Return codes of proto_feed(); errors are negative. */
 enum proto_status {
-    PROTO_NEED_MORE = 0,      /* all input consumed, request not complete yet */
-    PROTO_REQUEST = 1,        /* a complete request is available; see *consumed */
+    PROTO_NEED_MORE = 0, /* all input consumed, request not complete yet */
+    PROTO_REQUEST = 1,   /* a complete request is available; see *consumed */
     PROTO_ERR_LINE_TOO_LONG = -1,
     PROTO_ERR_TOO_MANY_ATTRS = -2,
     PROTO_ERR_REQUEST_TOO_LARGE = -3,
