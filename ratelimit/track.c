@@ -244,8 +244,8 @@ static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         track_req_free(r);
         return;
     }
-    if (rr != NULL && rr->type == REDIS_REPLY_ERROR && strncmp(rr->str, "NOSCRIPT", 8) == 0 &&
-        track_retry(t, r))
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR && r->script >= 0 &&
+        strncmp(rr->str, "NOSCRIPT", 8) == 0 && track_retry(t, r))
         return;
     track_unlink(t, r);
     if (rr == NULL) {
@@ -253,7 +253,8 @@ static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     } else {
         status = track_pairs(rr, &view);
         if (status == TRACK_ERR_REPLY && view.error != NULL)
-            log_warn("redis: script %s: %.200s", t->scripts[r->script].name, view.error);
+            log_warn("redis: %s: %.200s", r->script >= 0 ? t->scripts[r->script].name : "command",
+                     view.error);
         track_answer(r, status, &view);
     }
     track_req_free(r);
@@ -307,16 +308,21 @@ static void track_on_timeout(uv_timer_t *h)
     track_arm_timer(t);
 }
 
-void track_eval(struct track *t, int script, int argc, const char **argv, const size_t *lens,
-                track_cb cb, void *arg)
+/*
+ * track_send - queue one command: EVALSHA of a script (script >= 0, argv after the SHA) or
+ * a plain command (script < 0, argv complete). Answered exactly once, within the timeout.
+ */
+static void track_send(struct track *t, int script, int argc, const char **argv,
+                       const size_t *lens, track_cb cb, void *arg)
 {
     const char *av[TRACK_MAX_ARGS + 2];
     size_t al[TRACK_MAX_ARGS + 2];
+    int pre = script >= 0 ? 2 : 0;
     struct track_req *r;
     long long n;
 
     t->calls++;
-    if (script < 0 || script >= t->nscripts || argc > TRACK_MAX_ARGS) {
+    if (script >= t->nscripts || argc > TRACK_MAX_ARGS || argc + pre == 0) {
         cb(arg, TRACK_ERR_SCRIPT, NULL);
         return;
     }
@@ -331,11 +337,13 @@ void track_eval(struct track *t, int script, int argc, const char **argv, const 
     r->cb = cb;
     r->arg = arg;
     r->script = script;
-    av[0] = "EVALSHA", al[0] = 7;
-    av[1] = t->scripts[script].sha, al[1] = 40;
-    memcpy(av + 2, argv, (size_t)argc * sizeof(*argv));
-    memcpy(al + 2, lens, (size_t)argc * sizeof(*lens));
-    if ((n = redisFormatCommandArgv(&r->cmd, argc + 2, av, al)) < 0 ||
+    if (pre > 0) {
+        av[0] = "EVALSHA", al[0] = 7;
+        av[1] = t->scripts[script].sha, al[1] = 40;
+    }
+    memcpy(av + pre, argv, (size_t)argc * sizeof(*argv));
+    memcpy(al + pre, lens, (size_t)argc * sizeof(*lens));
+    if ((n = redisFormatCommandArgv(&r->cmd, argc + pre, av, al)) < 0 ||
         redisAsyncFormattedCommand(t->ac, track_on_reply, r, r->cmd, (size_t)n) != REDIS_OK) {
         track_req_free(r);
         cb(arg, TRACK_ERR_DOWN, NULL);
@@ -352,6 +360,23 @@ void track_eval(struct track *t, int script, int argc, const char **argv, const 
         t->tail->next = r;
         t->tail = r;
     }
+}
+
+void track_eval(struct track *t, int script, int argc, const char **argv, const size_t *lens,
+                track_cb cb, void *arg)
+{
+    if (script < 0) {
+        t->calls++;
+        cb(arg, TRACK_ERR_SCRIPT, NULL);
+        return;
+    }
+    track_send(t, script, argc, argv, lens, cb, arg);
+}
+
+void track_command(struct track *t, int argc, const char **argv, const size_t *lens,
+                   track_cb cb, void *arg)
+{
+    track_send(t, -1, argc, argv, lens, cb, arg);
 }
 
 /* track_on_load - SCRIPT LOAD's answer: the SHA-1 Redis computed must be ours. */

@@ -56,6 +56,8 @@ void track_reconfigure(struct track *t, const struct pd_config *cfg);
 int track_script_index(const struct track *t, const char *name);
 void track_eval(struct track *t, int script, int argc, const char **argv, const size_t *lens,
                 track_cb cb, void *arg);
+void track_command(struct track *t, int argc, const char **argv, const size_t *lens,
+                   track_cb cb, void *arg);
 bool track_is_up(const struct track *t);
 void track_stats(const struct track *t, uint64_t *calls, uint64_t *timeouts, uint64_t *errors);
 void track_shutdown(struct track *t);

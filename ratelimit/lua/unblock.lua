@@ -1,0 +1,41 @@
+-- unblock.lua - clear a block record, compare-and-delete on its reference id.
+--
+-- KEYS[1]  block record hash of the mailbox
+-- KEYS[2]  history list of the mailbox
+-- KEYS[3]  probation key of the mailbox (a string: probation end, unix seconds)
+-- ARGV[1]  expected reference id; "" clears whatever block is there (operator unblock)
+-- ARGV[2]  now, unix seconds
+-- ARGV[3]  who: "ldap", "expiry" or the operator's name
+-- ARGV[4]  how: password-change | operator | expiry
+-- ARGV[5]  detail for the history (e.g. "password changed at 1700000000")
+-- ARGV[6]  probation, seconds (0 = none)
+-- ARGV[7]  "1" when the operator marks the block a false positive
+-- ARGV[8]  history entries to keep
+-- ARGV[9]  history TTL, seconds
+--
+-- Returns {"cleared", 0|1, "ref", ref-or-"", "why", text}. A newer block (another ref)
+-- is never cleared by an answer about an older one.
+
+local blk, hist, prob = KEYS[1], KEYS[2], KEYS[3]
+local now = tonumber(ARGV[2])
+
+local cur = redis.call('HGET', blk, 'ref')
+if not cur then
+    return {'cleared', 0, 'ref', '', 'why', 'not blocked'}
+end
+if ARGV[1] ~= '' and cur ~= ARGV[1] then
+    return {'cleared', 0, 'ref', cur, 'why', 'reference mismatch'}
+end
+
+local reason = redis.call('HGET', blk, 'reason')
+redis.call('DEL', blk)
+local probation = tonumber(ARGV[6])
+if probation > 0 then
+    redis.call('SET', prob, now + probation, 'EX', probation)
+end
+redis.call('LPUSH', hist, cjson.encode({
+    event = 'unblock', ref = cur, at = now, by = ARGV[3], how = ARGV[4], detail = ARGV[5],
+    reason = reason, false_positive = (ARGV[7] == '1'), probation_until = now + probation}))
+redis.call('LTRIM', hist, 0, tonumber(ARGV[8]) - 1)
+redis.call('EXPIRE', hist, tonumber(ARGV[9]))
+return {'cleared', 1, 'ref', cur, 'why', ARGV[4]}
