@@ -100,6 +100,10 @@ int cfg_load(struct pd_config **out, const char *path, struct pd_err *err);
  * cfg_check and the secret files, so "-o redis_password_file=..." works. */
 int cfg_load_overrides(struct pd_config **out, const char *path, const char *const *overrides,
                        size_t n_overrides, struct pd_err *err);
+/* cfg_reload - as cfg_load_overrides, but a secret whose file name is unchanged is taken
+ * from prev instead of read again (the run user may not be able to read it). */
+int cfg_reload(struct pd_config **out, const char *path, const char *const *overrides,
+               size_t n_overrides, const struct pd_config *prev, struct pd_err *err);
 void cfg_defaults(struct pd_config *cfg);
 int cfg_check(const struct pd_config *cfg, struct pd_err *err);
 void cfg_print(const struct pd_config *cfg, FILE *out, bool non_default_only);

@@ -101,34 +101,25 @@ static void main_parse_args(struct main_opts *o, int argc, char **argv)
         main_usage();
 }
 
-/* main_load - the config file plus the -o overrides; NULL and a message on error. */
-static struct pd_config *main_load(const struct main_opts *o, char *msg, size_t msglen)
+/*
+ * main_load - the config file plus the -o overrides; NULL and a message on error. On a
+ * reload, prev supplies the secrets whose file names did not change.
+ */
+static struct pd_config *main_load(const struct main_opts *o, const struct pd_config *prev,
+                                   char *msg, size_t msglen)
 {
     struct pd_config *cfg = NULL;
     struct pd_err err = {{0}, 0};
-    size_t i;
 
-    if (cfg_load(&cfg, o->config_path, &err) < 0) {
+    if (cfg_reload(&cfg, o->config_path, (const char *const *)o->overrides, o->noverrides, prev,
+                   &err) < 0) {
         if (err.line > 0)
             snprintf(msg, msglen, "%s:%d: %s", o->config_path, err.line, err.msg);
+        else if (strncmp(err.msg, "-o: ", 4) == 0)
+            snprintf(msg, msglen, "%s", err.msg);
         else
             snprintf(msg, msglen, "%s: %s", o->config_path, err.msg);
         return NULL;
-    }
-    for (i = 0; i < o->noverrides; i++) {
-        char *eq = strchr(o->overrides[i], '=');
-        char name[128];
-
-        if (eq == NULL || (size_t)(eq - o->overrides[i]) >= sizeof(name)) {
-            snprintf(msg, msglen, "-o %s: expected name=value", o->overrides[i]);
-            return cfg_unref(cfg);
-        }
-        memcpy(name, o->overrides[i], (size_t)(eq - o->overrides[i]));
-        name[eq - o->overrides[i]] = '\0';
-        if (cfg_set(cfg, name, eq + 1, &err) < 0 || cfg_check(cfg, &err) < 0) {
-            snprintf(msg, msglen, "-o %s: %s", o->overrides[i], err.msg);
-            return cfg_unref(cfg);
-        }
     }
     return cfg;
 }
@@ -179,7 +170,7 @@ static void main_on_reload(uv_signal_t *h, int signum)
     char msg[512];
 
     (void)signum;
-    if ((cfg = main_load(&m->opts, msg, sizeof(msg))) == NULL) {
+    if ((cfg = main_load(&m->opts, m->srv.cfg, msg, sizeof(msg))) == NULL) {
         log_warn("reload: %s; keeping the running configuration", msg);
         return;
     }
@@ -270,7 +261,7 @@ int main(int argc, char **argv)
 
     memset(&m, 0, sizeof(m));
     main_parse_args(&m.opts, argc, argv);
-    if ((cfg = main_load(&m.opts, msg, sizeof(msg))) == NULL) {
+    if ((cfg = main_load(&m.opts, NULL, msg, sizeof(msg))) == NULL) {
         fprintf(stderr, "policyd: fatal: %s\n", msg);
         return 1;
     }
