@@ -325,8 +325,9 @@ void server_stop(struct pd_server *srv, unsigned grace_ms)
         if (l->unix_path != NULL)
             unlink(l->unix_path);
     }
+    /* A half-received request is not in flight: Postfix sends whole requests and retries. */
     for (c = srv->conns; c != NULL; c = c->next)
-        if (conn_is_idle(c))
+        if (c->state == CONN_READING)
             conn_close(c, "shutting down");
     if (srv->nconns == 0) {
         server_finish(srv);

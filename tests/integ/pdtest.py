@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: MIT
+"""pdtest - shared helpers of the integration suites: free ports, temp dirs, a real
+policyd process, a real private redis-server, and a policy-protocol client.
+
+Every process started here is stopped by pid when the suite ends (atexit), and every
+suite prints its checks and a closing "NAME: N passed, 0 failed" line.
+"""
+import atexit
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.environ.get("PD_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("PD_BUILD") or os.path.join(ROOT, "build")
+POLICYD = os.path.join(BUILD, "policyd")
+
+_procs = []
+_dirs = []
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+                p.wait(5)
+            except Exception:
+                pass
+    if not os.environ.get("PD_KEEP"):
+        for d in _dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def tempdir(prefix="pdtest."):
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    _dirs.append(d)
+    return d
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=10.0, step=0.02, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Suite:
+    """Counts checks; a failed check raises, so the suite stops at the first failure."""
+
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+
+    def check(self, cond, what):
+        if not cond:
+            print("FAIL " + what, flush=True)
+            raise AssertionError(what)
+        self.passed += 1
+        print("ok   " + what, flush=True)
+
+    def done(self):
+        print("%s: %d passed, 0 failed" % (self.name, self.passed), flush=True)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return int(parts[11]) + int(parts[12])  # utime + stime
+
+
+class Redis:
+    """A private redis-server on a free port and a unix socket in its own temp dir."""
+
+    def __init__(self, appendonly=True):
+        self.dir = tempdir("pdredis.")
+        self.port = free_port()
+        self.sock = os.path.join(self.dir, "redis.sock")
+        self.appendonly = appendonly
+        self.proc = None
+        self.start()
+
+    def start(self):
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--unixsocket", self.sock, "--unixsocketperm", "777", "--dir", self.dir,
+                "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+                "--logfile", os.path.join(self.dir, "redis.log")]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        _procs.append(self.proc)
+        wait_for(lambda: self.cli("PING") == "PONG", what="redis up")
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-s", self.sock] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+class Policyd:
+    """A real policyd in the foreground with its own config file and log file."""
+
+    def __init__(self, conf_lines, dirpath=None, extra_args=()):
+        self.dir = dirpath or tempdir("pdd.")
+        self.port = free_port()
+        self.sock = os.path.join(self.dir, "policy.sock")
+        self.conf = os.path.join(self.dir, "policyd.conf")
+        self.log = os.path.join(self.dir, "policyd.log")
+        base = {"listen": "inet:127.0.0.1:%d, unix:%s" % (self.port, self.sock),
+                "run_user": "", "unix_socket_mode": "0666"}
+        base.update(conf_lines)
+        self.settings = base
+        self.write_conf(base)
+        self.extra_args = list(extra_args)
+        self.proc = None
+
+    def write_conf(self, settings):
+        with open(self.conf, "w") as f:
+            for k, v in settings.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def start(self, wait=True):
+        self.logf = open(self.log, "ab")
+        cmd = [POLICYD, "-f", "-c", self.conf] + self.extra_args
+        wrap = os.environ.get("PD_WRAP")  # e.g. "valgrind --error-exitcode=99"
+        if wrap:
+            cmd = wrap.split() + cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        _procs.append(self.proc)
+        if wait:
+            wait_for(self._connectable, what="policyd listening")
+        return self
+
+    def _connectable(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("policyd exited: " + self.read_log()[-2000:])
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def read_log(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.proc.wait(timeout)
+
+    def connect(self, unix=False, timeout=5.0):
+        return Client(self.sock if unix else ("127.0.0.1", self.port), timeout)
+
+
+class Client:
+    def __init__(self, addr, timeout=5.0):
+        fam = socket.AF_UNIX if isinstance(addr, str) else socket.AF_INET
+        self.s = socket.socket(fam, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(addr)
+        if fam == socket.AF_INET:
+            self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def read_reply(self):
+        """One reply: 'action=...\\n\\n' -> the action text; None on EOF."""
+        while b"\n\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        reply, self.buf = self.buf.split(b"\n\n", 1)
+        reply = reply.decode()
+        assert reply.startswith("action="), reply
+        return reply[len("action="):]
+
+    def ask(self, **attrs):
+        self.send(request(**attrs))
+        return self.read_reply()
+
+    def closed_without_reply(self, timeout=3.0):
+        """True when the server closes the connection without sending anything."""
+        self.s.settimeout(timeout)
+        try:
+            data = self.s.recv(65536)
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        return data == b""
+
+    def close(self):
+        self.s.close()
+
+
+def request(**attrs):
+    """A realistic Postfix 3.7 RCPT request; keyword arguments override attributes."""
+    a = {
+        "request": "smtpd_access_policy", "protocol_state": "RCPT", "protocol_name": "ESMTP",
+        "client_address": "192.0.2.10", "client_name": "client.example.net",
+        "client_port": "58042", "reverse_client_name": "client.example.net",
+        "server_address": "127.0.0.1", "server_port": "587", "helo_name": "laptop",
+        "sender": "alice@example.com", "recipient": "bob@example.org", "recipient_count": "0",
+        "queue_id": "", "instance": "1186.6b02ce4a.31de0.0", "size": "0", "etrn_domain": "",
+        "stress": "", "sasl_method": "PLAIN", "sasl_username": "alice@example.com",
+        "sasl_sender": "", "ccert_subject": "", "ccert_issuer": "", "ccert_fingerprint": "",
+        "ccert_pubkey_fingerprint": "", "encryption_protocol": "TLSv1.3",
+        "encryption_cipher": "TLS_AES_256_GCM_SHA384", "encryption_keysize": "256",
+        "policy_context": "",
+    }
+    for k, v in attrs.items():
+        if v is None:
+            a.pop(k, None)
+        else:
+            a[k] = v
+    return "".join("%s=%s\n" % (k, v) for k, v in a.items()) + "\n"
+
+
+def log_has(p, pattern, timeout=5.0):
+    return wait_for(lambda: re.search(pattern, p.read_log()), timeout, what="log: " + pattern)
+
+
+def main(fn):
+    try:
+        fn()
+    except AssertionError as e:
+        print("FAIL: %s" % e, flush=True)
+        sys.exit(1)
