@@ -2,7 +2,8 @@
 #
 #   make                 build build/policyd and build/policyctl (strict warnings)
 #   make test            install what is missing, then every test: unit tests and fuzz-corpus
-#                        replay (plain and under ASan+UBSan), integration and end-to-end suites
+#                        replay (plain and under ASan+UBSan), then the integration and
+#                        end-to-end suites against the ASan+UBSan build of the daemon
 #   make check           unit tests + fuzz-corpus replay only
 #   make integ           integration suites (real redis-server, slapd, Postfix)
 #   make run             private Redis under ./run/ and policyd in the foreground
@@ -92,7 +93,7 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(PURE_OBJ)
 test: deps
 	$(MAKE) WERROR=1 all check
 	$(MAKE) WERROR=1 SAN=address,undefined all check
-	$(MAKE) WERROR=1 integ
+	$(MAKE) WERROR=1 SAN=address,undefined integ
 
 deps:
 	@sh scripts/install-deps.sh --test

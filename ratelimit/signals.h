@@ -52,6 +52,8 @@ enum signals_limit_src {
     X(rcpt_new)          /* this recipient was never mailed before by this mailbox */      \
     X(rcpt_dom_new)      /* nor was its domain */                                          \
     X(net_new)           /* this client network was never seen for this mailbox */         \
+    X(net_first_seen)    /* when this request's network was first seen for this mailbox */ \
+                         /* (= now when net_new; 0 = no client network, or not tracked) */ \
     X(rcpt_1h) X(rcpt_24h)               /* accepted recipients */                         \
     X(msgs_1h) X(msgs_24h)               /* messages (distinct instances) */               \
     X(refused_1h) X(refused_24h)         /* attempts refused by us (caps, blocks) */       \
