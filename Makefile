@@ -37,7 +37,7 @@ CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 # Pure modules: no libuv, hiredis, ldap or syslog. They link alone into unit tests and
 # fuzz targets.
 PURE_SRC := $(wildcard policyd/proto.c policyd/config.c policyd/util.c policyd/sanitize.c \
-              policyd/jsonreq.c policyd/partnermap.c \
+              policyd/jsonreq.c policyd/partnermap.c policyd/verdict.c \
               ratelimit/rules.c ratelimit/signals.c ratelimit/keys.c ratelimit/overrides.c \
               ratelimit/siphash.c ratelimit/sha1.c ldap/ldaptime.c ldap/ldapesc.c)
 # The daemon's own modules (event loop, Redis, LDAP, syslog).
@@ -57,7 +57,9 @@ TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all test check integ e2e run fuzz fuzz-long bench clean deps install-deps
-all: $(BUILD)/policyd $(BUILD)/policyctl $(TOOL_BIN)
+# policyctl (the status-socket client) is built once its source exists.
+CTL_BIN    := $(if $(wildcard policyd/policyctl.c),$(BUILD)/policyctl)
+all: $(BUILD)/policyd $(CTL_BIN) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
