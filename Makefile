@@ -38,7 +38,7 @@ CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 # fuzz targets.
 PURE_SRC := $(wildcard policyd/proto.c policyd/config.c policyd/util.c policyd/sanitize.c \
               policyd/jsonreq.c policyd/partnermap.c policyd/verdict.c \
-              ratelimit/rules.c ratelimit/signals.c ratelimit/keys.c ratelimit/overrides.c \
+              ratelimit/rules.c ratelimit/signals.c ratelimit/keys.c ratelimit/trackargs.c ratelimit/overrides.c \
               ratelimit/siphash.c ratelimit/sha1.c ldap/ldaptime.c ldap/ldapesc.c)
 # The daemon's own modules (event loop, Redis, LDAP, syslog).
 DAEMON_SRC := $(filter-out policyd/main.c policyd/policyctl.c $(PURE_SRC), \
