@@ -2,7 +2,7 @@
 --
 -- KEYS[1]  block record hash of the mailbox
 -- KEYS[2]  history list of the mailbox
--- KEYS[3]  probation key of the mailbox (a string: probation end, unix seconds)
+-- KEYS[3]  state hash of the mailbox (track.lua's; field probation_until, unix seconds)
 -- ARGV[1]  expected reference id; "" clears whatever block is there (operator unblock)
 -- ARGV[2]  now, unix seconds
 -- ARGV[3]  who: "ldap", "expiry" or the operator's name
@@ -16,7 +16,7 @@
 -- Returns {"cleared", 0|1, "ref", ref-or-"", "why", text}. A newer block (another ref)
 -- is never cleared by an answer about an older one.
 
-local blk, hist, prob = KEYS[1], KEYS[2], KEYS[3]
+local blk, hist, st = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[2])
 
 local cur = redis.call('HGET', blk, 'ref')
@@ -31,7 +31,10 @@ local reason = redis.call('HGET', blk, 'reason')
 redis.call('DEL', blk)
 local probation = tonumber(ARGV[6])
 if probation > 0 then
-    redis.call('SET', prob, now + probation, 'EX', probation)
+    redis.call('HSET', st, 'probation_until', now + probation)
+    if redis.call('TTL', st) < probation then
+        redis.call('EXPIRE', st, probation)
+    end
 end
 redis.call('LPUSH', hist, cjson.encode({
     event = 'unblock', ref = cur, at = now, by = ARGV[3], how = ARGV[4], detail = ARGV[5],
