@@ -521,3 +521,13 @@ struct decide *decide_free(struct decide *d)
     free(d);
     return NULL;
 }
+
+struct track *decide_track(struct decide *d)
+{
+    return d->track;
+}
+
+const uint8_t *decide_hash_key(const struct decide *d)
+{
+    return d->key_ready ? d->hash_key : NULL;
+}
