@@ -155,8 +155,17 @@ static void main_drop_privileges(struct pd_server *srv, const struct pd_config *
 static void main_on_stop(uv_signal_t *h, int signum)
 {
     struct main_ctx *m = h->data;
+    sigset_t set;
 
     log_info("%s received: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    /* Closing the uv_signal_t handles restores the default actions: a second SIGTERM
+     * (timeout(1) and init systems send one to the whole group) would kill the orderly
+     * stop. Block them; the stop has its own deadline. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     uv_close((uv_handle_t *)&m->sig_term, NULL);
     uv_close((uv_handle_t *)&m->sig_int, NULL);
     uv_close((uv_handle_t *)&m->sig_hup, NULL);

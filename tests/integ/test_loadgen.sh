@@ -341,7 +341,8 @@ wait "$CEIL_PID"
 rc1=$?
 wait "$CEILU_PID"
 rc2=$?
-check "ceiling exits 0 on SIGTERM, loop closed cleanly ($(tail -n 1 "$DIR/ceiling.err"))" \
+[ "$rc1" -eq 0 -a "$rc2" -eq 0 ] || tail -n 40 "$DIR/ceiling.err" "$DIR/ceiling_u.out" 2>/dev/null
+check "ceiling exits 0 on SIGTERM, loop closed cleanly (exit $rc1/$rc2; $(tail -n 1 "$DIR/ceiling.err"))" \
     test "$rc1" -eq 0 -a "$rc2" -eq 0
 check "the ceiling's unix socket is removed on exit" test ! -e "$DIR/policy.sock"
 PIDS=""

@@ -208,6 +208,15 @@ static void ce_close_walk(uv_handle_t *h, void *arg)
 
 static void ce_on_signal(uv_signal_t *s, int signum)
 {
+    sigset_t set;
+
+    /* Closing the last uv_signal_t of a signal restores its default action, and
+     * timeout(1) sends SIGTERM to its child and again to its process group: block both
+     * signals so a second one cannot kill us on the way out. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     uv_walk(s->loop, ce_close_walk, NULL);
 }
 

@@ -719,7 +719,9 @@ static void on_io_close(uv_handle_t *h)
 /* conn_fail - count the error and close; the close callback arranges a reconnect. */
 static void conn_fail(struct lg_conn *c, enum lg_err why)
 {
-    if (c->state == C_DOWN || c->state == C_CLOSING)
+    /* lg_stop may have closed the handle already (a write then completes with
+     * UV_ECANCELED): never close it twice */
+    if (c->state == C_DOWN || c->state == C_CLOSING || uv_is_closing(&c->io.h))
         return;
     c->run->err[why]++;
     if (c->state == C_BUSY)
