@@ -44,6 +44,7 @@
 #include "policyd/config.h"
 #include "policyd/conn.h"
 #include "policyd/decide.h"
+#include "policyd/events.h"
 #include "policyd/log.h"
 #include "policyd/sanitize.h"
 #include "policyd/server.h"
@@ -327,6 +328,15 @@ static void decide_on_block(void *arg, int status, const struct track_reply *rep
         log_warn("blocked: user=%s ref=%s reason=compromise score=%d client=%s rules=\"%s\" "
                  "unblock=password-change",
                  r->user_log, ref, r->v.score, r->client_log, evidence);
+        {
+            struct pd_event ev = {
+                .type = PD_EVENT_BLOCK, .mailbox = r->mailbox, .ref = ref,
+                .reason = "compromise", .rules = evidence, .by = "auto",
+                .condition = "password-change", .score = r->v.score, .at = created_at,
+            };
+
+            events_emit(&ev);
+        }
     }
     decide_reply_verdict(r, ref);
 }
