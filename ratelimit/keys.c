@@ -22,8 +22,11 @@
  *      An encoding longer than KEYS_ENC_LITERAL_MAX is replaced by "h~" and the 32 hex
  *      digits of the keyed SipHash-2-4-128 of the mailbox; '~' never occurs in a literal
  *      encoding, so the two forms cannot collide.
+ *      An empty mailbox has no encoding (KEYS_ERR_EMPTY): "{}" would be one key for all.
  *
  *      keys_name builds "<prefix><schema>:{<enc>}:<suffix>", e.g. "pd:1:{anna@x.tld}:st".
+ *      It refuses an enc that keys_enc_is_safe rejects, so whatever a caller passes, a
+ *      key name holds exactly one '{' and one '}' and no space or control byte.
  *
  *      keys_recipient trims and lowercases a recipient address and returns the keyed
  *      SipHash-2-4-64 of it and of its domain (the part after the last '@'; has_dom is
@@ -126,6 +129,8 @@ int keys_encode(const char *mailbox, size_t len, const uint8_t key[SIPHASH_KEY_L
     size_t n = keys_literal_len(mailbox, len), i, o = 0;
     uint8_t h[16];
 
+    if (len == 0) /* "{}" would be one key shared by every caller that got here */
+        return KEYS_ERR_EMPTY;
     if (n > KEYS_ENC_LITERAL_MAX) {
         if (outsz < KEYS_ENC_HASHED_LEN + 1)
             return KEYS_ERR_SPACE;
@@ -211,6 +216,11 @@ int keys_name(const char *prefix, const char *enc, size_t enc_len, const char *s
     slen = strlen(suffix);
     if (plen > KEYS_PREFIX_MAX || enc_len > KEYS_ENC_LITERAL_MAX)
         return KEYS_ERR_TOO_LONG;
+    /* Not keys_encode's output: a '{', '}' or NUL in it would move or end the hash tag.
+     * There is no dedicated code in keys.h; "empty name" is the nearest (there is no
+     * usable name to build). */
+    if (!keys_enc_is_safe(enc, enc_len))
+        return KEYS_ERR_EMPTY;
     if (!keys_prefix_ok(prefix, plen))
         return KEYS_ERR_PREFIX;
     if (!keys_suffix_ok(suffix, slen))

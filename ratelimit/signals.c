@@ -79,13 +79,15 @@ bool signals_set_int(struct rl_signals *s, const char *name, size_t name_len, lo
     return true;
 }
 
-/* signals_parse_ll - a whole decimal integer (optional '-'), nothing else. */
+/* signals_parse_ll - a whole decimal integer (optional '-'), nothing else. The value is
+ * length-delimited: a NUL inside it would end strtoll's view early ("12\0x" read as 12),
+ * so it is refused first. */
 static bool signals_parse_ll(const char *v, size_t len, long long *out)
 {
     char buf[24], *end;
     long long n;
 
-    if (len == 0 || len >= sizeof(buf))
+    if (len == 0 || len >= sizeof(buf) || memchr(v, '\0', len) != NULL)
         return false;
     memcpy(buf, v, len);
     buf[len] = '\0';

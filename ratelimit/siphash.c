@@ -15,7 +15,7 @@
  *
  *      Pure: no I/O, no allocation, no global state.
  * DIAGNOSTICS
- *      None. Verified against the reference test vectors in tests/unit/test_keys.c.
+ *      None. Verified against the reference test vectors in tests/unit/test_siphash.c.
  * SEE ALSO
  *      Aumasson, Bernstein: "SipHash: a fast short-input PRF" (2012); keys(3).
  */
