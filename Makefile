@@ -20,6 +20,8 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -g
 CFLAGS_BASE := $(CSTD) $(WARN) $(OPT) -I. -Ibuild/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS_DAEMON := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lldap -llber -lm
+# Pure modules may use jansson (jsonreq): unit tests, replays and fuzz targets link it.
+LDLIBS_PURE := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 ifdef WERROR
 CFLAGS_BASE += -Werror
 endif
@@ -37,7 +39,7 @@ CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 # Pure modules: no libuv, hiredis, ldap or syslog. They link alone into unit tests and
 # fuzz targets.
 PURE_SRC := $(wildcard policyd/proto.c policyd/config.c policyd/util.c policyd/sanitize.c \
-              policyd/jsonreq.c policyd/partnermap.c policyd/verdict.c \
+              policyd/jsonreq.c policyd/partnermap.c policyd/alertmsg.c policyd/verdict.c policyd/loginmap.c \
               ratelimit/rules.c ratelimit/signals.c ratelimit/keys.c ratelimit/trackargs.c ratelimit/overrides.c \
               ratelimit/siphash.c ratelimit/sha1.c ldap/ldaptime.c ldap/ldapesc.c)
 # The daemon's own modules (event loop, Redis, LDAP, syslog).
@@ -81,11 +83,11 @@ $(BUILD)/policyctl: $(BUILD)/obj/policyd/policyctl.o $(PURE_OBJ)
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(PURE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_PURE)
 
 $(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(PURE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_PURE)
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(PURE_OBJ)
 	@mkdir -p $(dir $@)
@@ -119,7 +121,7 @@ FUZZ_CFLAGS := $(CSTD) -O1 -g -I. -Ibuild/gen -fsanitize=fuzzer,address,undefine
 fuzz: $(FUZZ_BIN)
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE_SRC)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $^ -lm
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS_PURE)
 FUZZ_SECONDS ?= 600
 fuzz-long: fuzz
 	@sh tests/fuzz/run-long.sh $(FUZZ_SECONDS)

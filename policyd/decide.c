@@ -46,10 +46,12 @@
 #include "policyd/decide.h"
 #include "policyd/events.h"
 #include "policyd/log.h"
+#include "policyd/loginmap.h"
 #include "policyd/sanitize.h"
 #include "policyd/server.h"
 #include "policyd/util.h"
 #include "policyd/verdict.h"
+#include "ratelimit/domcache.h"
 #include "ratelimit/keys.h"
 #include "ratelimit/rules.h"
 #include "ratelimit/sha1.h"
@@ -77,6 +79,8 @@ struct decide {
     bool key_from_file;
     uv_timer_t key_timer;
     uint64_t ref_state; /* xorshift state for reference ids */
+    struct domcache *domcache; /* per-domain overrides; the file's mailbox entries */
+    struct loginmap *loginmap; /* sender_login_maps, with sender_login_match = map */
     struct decide_stats stats;
 };
 
@@ -171,8 +175,46 @@ static void decide_fetch_key(uv_timer_t *t)
     track_command(d->track, 2, get, getl, decide_on_key, d);
 }
 
+static const uint8_t *decide_key_fn(void *arg)
+{
+    return decide_hash_key(arg);
+}
+
+/* decide_load_loginmap - sender_login_maps, when sender_login_match = map. At start a
+ * bad file is fatal; at a reload it is logged and the old map kept. */
+static void decide_load_loginmap(struct decide *d, const struct pd_config *cfg, bool fatal)
+{
+    struct loginmap *m = NULL;
+    struct loginmap_stats st;
+    struct pd_err err;
+
+    if (strcmp(cfg->sender_login_match, "map") != 0 || cfg->sender_login_maps == NULL ||
+        cfg->sender_login_maps[0] == '\0') {
+        d->loginmap = loginmap_free(d->loginmap);
+        return;
+    }
+    if (loginmap_load(cfg->sender_login_maps, &m, &err) < 0) {
+        if (fatal)
+            log_fatal("sender_login_maps %s: %s", cfg->sender_login_maps, err.msg);
+        log_warn("sender_login_maps %s: %s; keeping the previous map", cfg->sender_login_maps,
+                  err.msg);
+        return;
+    }
+    loginmap_stats(m, &st);
+    if (st.duplicates > 0 || st.ignored > 0)
+        log_warn("sender_login_maps %s: %zu duplicate keys (first at line %d, the first "
+                 "entry counts), %zu lines ignored (first at line %d)",
+                 cfg->sender_login_maps, st.duplicates, st.first_duplicate_line, st.ignored,
+                 st.first_ignored_line);
+    log_info("sender_login_maps %s: %zu senders, %zu logins", cfg->sender_login_maps,
+             st.entries, st.logins);
+    loginmap_free(d->loginmap);
+    d->loginmap = m;
+}
+
 struct decide *decide_new(struct pd_server *srv)
 {
+    struct pd_err err;
     struct decide *d = xcalloc(1, sizeof(*d));
     const struct pd_config *cfg = srv->cfg;
 
@@ -194,6 +236,10 @@ struct decide *decide_new(struct pd_server *srv)
     } else {
         uv_timer_start(&d->key_timer, decide_fetch_key, 0, 0);
     }
+    d->domcache = domcache_new(srv->loop, d->track, cfg, decide_key_fn, d, &err);
+    if (d->domcache == NULL)
+        log_fatal("overrides_file %s", err.msg);
+    decide_load_loginmap(d, cfg, true);
     return d;
 }
 
@@ -454,6 +500,22 @@ static bool decide_prepare(struct decide_req *r, const struct proto_request *req
     in->lim_msg_hour = cfg->limit_messages_per_hour;
     in->lim_msg_day = cfg->limit_messages_per_day;
     in->limit_src = SIGNALS_SRC_DEFAULT;
+    /* the mailbox's domain overrides the defaults (the mailbox's own ovr hash, read by
+     * track.lua, overrides both) */
+    domcache_apply(r->d->domcache, r->mailbox, r->mailbox_len, r->now_ms / 1000, in);
+    if (strcmp(cfg->sender_login_match, "map") == 0 && r->d->loginmap != NULL) {
+        size_t slen = req->attr_len[PROTO_A_SENDER];
+        const char *login = req->attr[PROTO_A_SASL_USERNAME];
+        size_t llen = req->attr_len[PROTO_A_SASL_USERNAME];
+
+        /* the null sender has no owner and is never a mismatch; Postfix compares the
+         * login as given, policyd also accepts the normalised mailbox */
+        in->sender_mismatch =
+            slen > 0 &&
+            !loginmap_owns(r->d->loginmap, req->attr[PROTO_A_SENDER], slen, login, llen) &&
+            !loginmap_owns(r->d->loginmap, req->attr[PROTO_A_SENDER], slen, r->mailbox,
+                           r->mailbox_len);
+    }
     return true;
 }
 
@@ -512,6 +574,8 @@ void decide_request(struct decide *d, struct pd_conn *conn, const struct proto_r
 void decide_reconfigure(struct decide *d, struct pd_config *cfg)
 {
     track_reconfigure(d->track, cfg);
+    domcache_reconfigure(d->domcache, cfg);
+    decide_load_loginmap(d, cfg, false);
     if (cfg->recipient_hash_key != NULL && cfg->recipient_hash_key[0] != '\0')
         decide_key_from_text(d, cfg->recipient_hash_key, strlen(cfg->recipient_hash_key));
 }
@@ -520,6 +584,7 @@ void decide_shutdown(struct decide *d)
 {
     uv_timer_stop(&d->key_timer);
     uv_close((uv_handle_t *)&d->key_timer, NULL);
+    domcache_shutdown(d->domcache); /* before track: its writes would fail noisily */
     track_shutdown(d->track);
 }
 
@@ -527,6 +592,8 @@ struct decide *decide_free(struct decide *d)
 {
     if (d == NULL)
         return NULL;
+    d->domcache = domcache_free(d->domcache);
+    d->loginmap = loginmap_free(d->loginmap);
     d->track = track_free(d->track);
     free(d);
     return NULL;
