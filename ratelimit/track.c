@@ -19,15 +19,18 @@
  *      deadline) watched by a single timer. A request whose time is up is answered
  *      TRACK_ERR_TIMEOUT and abandoned; its late reply is dropped. When nothing has come
  *      back for TRACK_STALL_MS while requests wait, the connection is dropped and
- *      re-established with backoff (100 ms doubling to 5 s). While disconnected, calls are
- *      answered TRACK_ERR_DOWN at once.
+ *      re-established with backoff (100 ms doubling to 5 s, back to 100 ms at the first
+ *      reply); so is a connection attempt that has not completed after TRACK_CONNECT_MS.
+ *      While disconnected, calls are answered TRACK_ERR_DOWN at once.
  *
  *      Ownership: track owns the hiredis context, the timers, and each request until both
  *      its answer and hiredis' callback have happened. Replies are handed to callers as
  *      borrowed views (struct track_reply) valid during the callback only.
  * DIAGNOSTICS
  *      "redis unavailable: ..." once when it goes away, "redis available again after N
- *      ms (M requests answered with redis_fail_action)" once when it comes back.
+ *      ms (M requests answered with redis_fail_action)" once when it comes back, which is
+ *      when Redis first replies (not when TCP connects: a stopped server still accepts).
+ *      "script NAME missing (NOSCRIPT)" once per reload, however many calls it serves.
  * SEE ALSO
  *      hiredis async.h and adapters/libuv.h, ratelimit/lua/, decide(3).
  */
@@ -48,6 +51,7 @@
 #include "ratelimit/track.h"
 
 #define TRACK_STALL_MS 1000
+#define TRACK_CONNECT_MS 1000 /* a connect that has not completed by then is given up */
 #define TRACK_BACKOFF_MIN_MS 100
 #define TRACK_BACKOFF_MAX_MS 5000
 #define TRACK_MAX_ARGS 64
@@ -69,17 +73,19 @@ struct track_script {
     const char *name;
     const char *src;
     char sha[41];
+    bool reloading; /* a SCRIPT LOAD after NOSCRIPT is on its way */
 };
 
 struct track {
     uv_loop_t *loop;
     redisAsyncContext *ac;
     bool connected;
-    bool up;              /* last state logged */
+    bool up;              /* last state logged; up again only once Redis replies */
     bool stopping;
     uint64_t down_since;
     uint64_t failed_while_down;
     uint64_t last_reply;  /* loop time of the last reply */
+    uint64_t connect_started;
     unsigned inflight;    /* sent and not called back by hiredis, abandoned ones included */
     unsigned backoff_ms;
     uv_timer_t timeout_timer;
@@ -91,9 +97,12 @@ struct track {
     char *password;
     int64_t timeout_ms;
     uint64_t calls, timeouts, errors;
+    void (*on_up)(void *arg); /* track_on_up */
+    void *on_up_arg;
 };
 
 static void track_connect(struct track *t);
+static void track_on_reconnect(uv_timer_t *h);
 
 const char *track_strerror(int status)
 {
@@ -131,7 +140,32 @@ static void track_set_up(struct track *t, bool up, const char *why)
                  "redis_fail_action)",
                  t->server, (unsigned long long)(now - t->down_since),
                  (unsigned long long)t->failed_while_down);
+        if (t->on_up != NULL)
+            t->on_up(t->on_up_arg);
     }
+}
+
+/*
+ * track_alive - a reply came back. Only this makes Redis available again: a TCP connect
+ * alone succeeds against a stopped (SIGSTOP) or wedged server, whose kernel still accepts,
+ * and would log a recovery that is not one.
+ */
+static void track_alive(struct track *t)
+{
+    t->last_reply = uv_now(t->loop);
+    t->backoff_ms = TRACK_BACKOFF_MIN_MS;
+    track_set_up(t, true, NULL);
+}
+
+/* track_schedule - reconnect after the current backoff, which doubles up to its cap until
+ * a reply resets it. */
+static void track_schedule(struct track *t)
+{
+    if (t->stopping || uv_is_active((uv_handle_t *)&t->reconnect_timer))
+        return;
+    uv_timer_start(&t->reconnect_timer, track_on_reconnect, t->backoff_ms, 0);
+    t->backoff_ms = t->backoff_ms * 2 > TRACK_BACKOFF_MAX_MS ? TRACK_BACKOFF_MAX_MS
+                                                             : t->backoff_ms * 2;
 }
 
 /* track_answer - the one place a caller's callback runs. */
@@ -144,7 +178,9 @@ static void track_answer(struct track_req *r, int status, const struct track_rep
         t->timeouts++;
     else if (status != TRACK_OK)
         t->errors++;
-    if (status != TRACK_OK && !t->up)
+    /* script calls only: the background's plain commands (key checks, the domain
+     * overrides poll) are not requests answered with redis_fail_action */
+    if (status != TRACK_OK && !t->up && r->script >= 0)
         t->failed_while_down++;
     r->cb(r->arg, status, rep);
 }
@@ -210,17 +246,24 @@ static int track_pairs(const redisReply *rr, struct track_reply *out)
 }
 
 static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void track_on_load(redisAsyncContext *ac, void *reply, void *privdata);
 
-/* track_retry - NOSCRIPT: load the script again and resend the same call, once. */
+/* track_retry - NOSCRIPT: load the script again and resend the same call, once. The
+ * requests in flight when the scripts went away (SCRIPT FLUSH, a failover) all get
+ * NOSCRIPT: one SCRIPT LOAD and one warning serve them all, since each resent call
+ * queues behind that SCRIPT LOAD. */
 static bool track_retry(struct track *t, struct track_req *r)
 {
-    const struct track_script *s = &t->scripts[r->script];
+    struct track_script *s = &t->scripts[r->script];
 
     if (r->retried || t->ac == NULL || !t->connected)
         return false;
     r->retried = true;
-    log_warn("redis: script %s missing (NOSCRIPT): loading it again", s->name);
-    redisAsyncCommand(t->ac, NULL, NULL, "SCRIPT LOAD %s", s->src);
+    if (!s->reloading) {
+        log_warn("redis: script %s missing (NOSCRIPT): loading it again", s->name);
+        s->reloading = redisAsyncCommand(t->ac, track_on_load, s, "SCRIPT LOAD %s", s->src) ==
+                       REDIS_OK; /* cleared by track_on_load, which hiredis always calls */
+    }
     if (redisAsyncFormattedCommand(t->ac, track_on_reply, r, r->cmd, r->cmd_len) != REDIS_OK)
         return false;
     t->inflight++;
@@ -239,7 +282,7 @@ static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     (void)ac;
     t->inflight--;
     if (rr != NULL)
-        t->last_reply = uv_now(t->loop);
+        track_alive(t);
     if (r->answered) {
         track_req_free(r);
         return;
@@ -271,6 +314,8 @@ static void track_arm_timer(struct track *t)
         next = t->head->deadline;
     if (t->inflight > 0 && t->ac != NULL && t->last_reply + TRACK_STALL_MS < next)
         next = t->last_reply + TRACK_STALL_MS;
+    if (t->ac != NULL && !t->connected && t->connect_started + TRACK_CONNECT_MS < next)
+        next = t->connect_started + TRACK_CONNECT_MS;
     if (next == UINT64_MAX)
         uv_timer_stop(&t->timeout_timer);
     else
@@ -288,8 +333,7 @@ static void track_drop(struct track *t, const char *why)
         t->connected = false;
         redisAsyncFree(ac);
     }
-    if (!t->stopping && !uv_is_active((uv_handle_t *)&t->reconnect_timer))
-        uv_timer_start(&t->reconnect_timer, (uv_timer_cb)track_connect, t->backoff_ms, 0);
+    track_schedule(t);
 }
 
 static void track_on_timeout(uv_timer_t *h)
@@ -305,6 +349,8 @@ static void track_on_timeout(uv_timer_t *h)
     }
     if (t->ac != NULL && t->inflight > 0 && now - t->last_reply >= TRACK_STALL_MS)
         track_drop(t, "no reply for 1 s");
+    else if (t->ac != NULL && !t->connected && now - t->connect_started >= TRACK_CONNECT_MS)
+        track_drop(t, "connect timed out");
     track_arm_timer(t);
 }
 
@@ -328,7 +374,8 @@ static void track_send(struct track *t, int script, int argc, const char **argv,
     }
     if (t->ac == NULL || !t->connected || t->stopping) {
         t->errors++;
-        t->failed_while_down++;
+        if (script >= 0)
+            t->failed_while_down++;
         cb(arg, t->stopping ? TRACK_ERR_SHUTDOWN : TRACK_ERR_DOWN, NULL);
         return;
     }
@@ -384,10 +431,12 @@ static void track_on_load(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct track *t = ac->data;
     const redisReply *rr = reply;
-    const struct track_script *s = privdata;
+    struct track_script *s = privdata;
 
+    s->reloading = false;
     if (rr == NULL || t == NULL)
         return;
+    track_alive(t);
     if (rr->type == REDIS_REPLY_ERROR)
         log_warn("redis: SCRIPT LOAD %s: %.200s", s->name, rr->str);
     else if (rr->type == REDIS_REPLY_STRING && strcmp(rr->str, s->sha) != 0)
@@ -399,8 +448,9 @@ static void track_on_auth(redisAsyncContext *ac, void *reply, void *privdata)
 {
     const redisReply *rr = reply;
 
-    (void)ac;
     (void)privdata;
+    if (rr != NULL && ac->data != NULL)
+        track_alive(ac->data);
     if (rr != NULL && rr->type == REDIS_REPLY_ERROR)
         log_warn("redis: AUTH refused: %.200s (check redis_password_file)", rr->str);
 }
@@ -415,15 +465,10 @@ static void track_on_connect(const redisAsyncContext *ac, int status)
         t->ac = NULL; /* hiredis frees the context after this callback */
         t->connected = false;
         track_set_up(t, false, ac->errstr);
-        t->backoff_ms = t->backoff_ms * 2 > TRACK_BACKOFF_MAX_MS ? TRACK_BACKOFF_MAX_MS
-                                                                 : t->backoff_ms * 2;
-        if (!t->stopping)
-            uv_timer_start(&t->reconnect_timer, (uv_timer_cb)track_connect, t->backoff_ms, 0);
+        track_schedule(t);
         return;
     }
-    t->connected = true;
-    t->backoff_ms = TRACK_BACKOFF_MIN_MS;
-    track_set_up(t, true, NULL);
+    t->connected = true; /* available again only with the first reply: track_alive() */
 }
 
 static void track_on_disconnect(const redisAsyncContext *ac, int status)
@@ -437,7 +482,7 @@ static void track_on_disconnect(const redisAsyncContext *ac, int status)
     if (t->stopping)
         return;
     track_set_up(t, false, status == REDIS_OK ? "connection closed" : ac->errstr);
-    uv_timer_start(&t->reconnect_timer, (uv_timer_cb)track_connect, t->backoff_ms, 0);
+    track_schedule(t);
 }
 
 /* track_open - a new context for redis_server; NULL with the reason logged. */
@@ -476,7 +521,7 @@ static void track_connect(struct track *t)
         track_set_up(t, false, ac != NULL ? ac->errstr : "bad redis_server");
         if (ac != NULL)
             redisAsyncFree(ac);
-        uv_timer_start(&t->reconnect_timer, (uv_timer_cb)track_connect, t->backoff_ms, 0);
+        track_schedule(t);
         return;
     }
     ac->data = t;
@@ -484,11 +529,22 @@ static void track_connect(struct track *t)
     redisLibuvAttach(ac, t->loop);
     redisAsyncSetConnectCallback(ac, track_on_connect);
     redisAsyncSetDisconnectCallback(ac, track_on_disconnect);
+    /* A connect that never completes (a server that drops SYNs; or a refused one with
+     * hiredis 0.14, whose libuv adapter ignores poll errors and never calls back) is
+     * given up by track_on_timeout after TRACK_CONNECT_MS. */
+    t->connect_started = uv_now(t->loop);
+    track_arm_timer(t);
     if (t->password != NULL && t->password[0] != '\0')
         redisAsyncCommand(ac, track_on_auth, NULL, "AUTH %s", t->password);
     for (i = 0; i < t->nscripts; i++)
         redisAsyncCommand(ac, track_on_load, &t->scripts[i], "SCRIPT LOAD %s",
                           t->scripts[i].src);
+}
+
+/* track_on_reconnect - the reconnect timer: its handle is embedded in struct track. */
+static void track_on_reconnect(uv_timer_t *h)
+{
+    track_connect(h->data);
 }
 
 /* track_settings - copy what track needs from a config; true when the server changed. */
@@ -604,4 +660,10 @@ struct track *track_free(struct track *t)
     free(t->password);
     free(t);
     return NULL;
+}
+
+void track_on_up(struct track *t, void (*fn)(void *arg), void *arg)
+{
+    t->on_up = fn;
+    t->on_up_arg = arg;
 }

@@ -16,7 +16,7 @@ KEYS (all of one mailbox, one hash tag: "<prefix>1:{<mailbox>}:<suffix>")
                          keyed hash, 3 of the 5-minute bucket it was last mailed in),
                          sorted by that bucket
     KEYS[3] kd   string  known recipient domains, same records
-    KEYS[4] net  hash    client network ("192.0.2.0/24") -> last 5-minute bucket seen
+    KEYS[4] net  hash    client network ("192.0.2.0/24") -> "last:first" 5-minute buckets
     KEYS[5] ovr  hash    the mailbox's overrides; only read here
     KEYS[6] blk  hash    the block record (ref, reason, created); only read here
 
@@ -46,7 +46,9 @@ ARGV
 RETURNS
     A flat array of names and values: the signals of ratelimit/signals.h. A blocked
     mailbox gets blocked, block_ref, block_reason, block_created and nothing else.
-    Counts include the request just counted; times are unix seconds.
+    Counts include the request just counted; times are unix seconds. limit_src is where
+    the cap that was hit comes from when the request is capped (a mailbox that overrides
+    only its day cap is capped by the default hour cap), else the highest source in force.
 
 NOTES
     Buckets are numbered from the epoch (floor(now / width)), so every node agrees on
@@ -107,18 +109,22 @@ end
 
 -- effective_limits - mailbox override > domain or default (ARGV); a raise wins until
 -- raise_until has passed, after which it is ignored. Source 2 = mailbox, 3 = raise.
+-- Each cap keeps its own source (srcs), so that a cap inherited from the defaults is
+-- reported as such when it is the one hit; src is the highest of them.
 local function effective_limits(a, key)
     local o = redis.call('HMGET', key, 'exempt', 'profile', 'lim_rcpt_hour', 'lim_rcpt_day',
                          'lim_msg_hour', 'lim_msg_day', 'raise_until', 'raise_rcpt_hour',
                          'raise_rcpt_day', 'raise_msg_hour', 'raise_msg_day')
-    local lim = {caps = a.caps, src = a.src, exempt = a.dom_exempt, profile = a.dom_profile}
+    local lim = {caps = a.caps, src = a.src, srcs = {a.src, a.src, a.src, a.src},
+                 exempt = a.dom_exempt, profile = a.dom_profile}
     if not (o[1] or o[2] or o[3] or o[4] or o[5] or o[6] or o[7]) then return lim end
     local raise_on = (tonumber(o[7]) or 0) > a.now
     lim.caps = {}
     for i = 1, 4 do
         local mailbox, raised = tonumber(o[2 + i]), raise_on and tonumber(o[7 + i])
         lim.caps[i] = raised or mailbox or a.caps[i]
-        if raised then lim.src = 3 elseif mailbox and lim.src < 3 then lim.src = 2 end
+        if raised then lim.srcs[i] = 3 elseif mailbox then lim.srcs[i] = 2 end
+        lim.src = math.max(lim.src, lim.srcs[i])
     end
     if o[1] then lim.exempt = o[1] == '1' end
     if o[2] then lim.profile = o[2] end
@@ -376,13 +382,19 @@ end
 
 ------------------------------------------------------------------------------ networks
 
--- nets_see - the mailbox's networks (network -> last 5-minute bucket), with this
--- request's network added when 'add'. Returns whether it was new, and the table.
+-- nets_see - the mailbox's networks (network -> "last:first" 5-minute buckets; an older
+-- plain "last" reads as first = last), with this request's network added when 'add'.
+-- Returns whether it was new, the table of last buckets, and the first bucket of 'net'.
 local function nets_see(key, net, b, add, max, ttl)
     local flat = redis.call('HGETALL', key)
-    local seen = {}
-    for i = 1, #flat, 2 do seen[flat[i]] = tonumber(flat[i + 1]) end
-    if not add or net == 'unknown' or net == '' then return false, seen end
+    local seen, first = {}, {}
+    for i = 1, #flat, 2 do
+        local l, f = string.match(flat[i + 1], '^(%d+):?(%d*)$')
+        l = tonumber(l) or 0
+        seen[flat[i]] = l
+        first[flat[i]] = tonumber(f) or l
+    end
+    if not add or net == 'unknown' or net == '' then return false, seen, first[net] end
     local prev = seen[net]
     if prev == nil and #flat / 2 >= max then -- full: forget the least recently seen
         local oldest = nil
@@ -394,10 +406,11 @@ local function nets_see(key, net, b, add, max, ttl)
     end
     if prev == nil or prev < b then
         seen[net] = b
-        redis.call('HSET', key, net, b)
+        first[net] = first[net] or b
+        redis.call('HSET', key, net, b .. ':' .. first[net])
         redis.call('PEXPIRE', key, ttl)
     end
-    return prev == nil, seen
+    return prev == nil, seen, first[net]
 end
 
 ------------------------------------------------------------------------------ requests
@@ -439,7 +452,7 @@ local function count_rcpt(a, st, keys, out)
         if st.history and not known then out.rcpt_dom_new = 1; count(st, NEW_DOM, 1) end
     end
     local new
-    new, out.nets = nets_see(keys[4], a.net, b5, true, a.nets_max, a.memory_ttl)
+    new, out.nets, out.net_first = nets_see(keys[4], a.net, b5, true, a.nets_max, a.memory_ttl)
     if st.history and new then out.net_new = 1; count(st, NEW_NET, 1) end
     out.counted = 1
 end
@@ -470,7 +483,7 @@ local function reply(a, st, lim, keys, out)
     local nets = out.nets
     if nets == nil then
         local _
-        _, nets = nets_see(keys[4], a.net, f[1], false)
+        _, nets, out.net_first = nets_see(keys[4], a.net, f[1], false)
     end
     local nets_1h, nets_24h, known_nets = 0, 0, 0
     for _, b in pairs(nets) do
@@ -482,7 +495,8 @@ local function reply(a, st, lim, keys, out)
         'blocked', 0, 'probation_until', st.probation_until,
         'exempt', lim.exempt and 1 or 0, 'capped', out.capped or 0,
         'cap_limit', out.cap_limit or 0, 'cap_value', out.cap_value or 0,
-        'limit_src', lim.src, 'lim_rcpt_hour', lim.caps[1], 'lim_rcpt_day', lim.caps[2],
+        'limit_src', out.cap_src or lim.src,
+        'lim_rcpt_hour', lim.caps[1], 'lim_rcpt_day', lim.caps[2],
         'lim_msg_hour', lim.caps[3], 'lim_msg_day', lim.caps[4],
         'counted', out.counted or 0, 'msg_new', out.msg_new, 'rcpt_this_msg', out.rcpt_this_msg,
         'rcpt_new', out.rcpt_new or 0, 'rcpt_dom_new', out.rcpt_dom_new or 0,
@@ -497,6 +511,7 @@ local function reply(a, st, lim, keys, out)
         'distinct_nets_1h', nets_1h, 'distinct_nets_24h', nets_24h,
         'new_nets_1h', f[1 + NEW_NET], 'new_nets_24h', h[1 + NEW_NET],
         'known_nets', known_nets, 'known_rcpts', #kr / REC,
+        'net_first_seen', (out.net_first or 0) * 300,
         'sender_mismatch_1h', f[1 + MISMATCH],
         'base_max_hour_rcpt', d[5 + B_MAX_HOUR], 'base_max_day_rcpt', d[5 + B_MAX_DAY],
         'base_max_msg_rcpt', d[5 + B_MAX_MSG], 'base_days', d[5 + B_DAYS],
@@ -536,6 +551,7 @@ local function main()
         if not lim.exempt then cap, limit, value = cap_hit(st, lim.caps, slot == nil) end
         if cap then
             out.capped, out.cap_limit, out.cap_value = cap, limit, value
+            out.cap_src = lim.srcs[cap]
             count(st, REFUSED, 1)
         else
             -- 3. count it (the memories and networks write themselves, with their TTL)
