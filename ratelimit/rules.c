@@ -31,7 +31,9 @@
  *        VOL-3 +2  rcpt_24h > max(vol3_floor, vol3_mult x busiest day)
  *        NOV-1 +3  never-mailed recipients in 60 min >= nov1_min and >= nov1_pct % of them
  *        NOV-2 +2  the same over 24 h (nov2_*)
- *        NOV-3 +1  never-mailed recipient domains in 60 min (nov3_*); NOV capped at nov_cap
+ *        NOV-3 +1  never-mailed recipient domains in 60 min (nov3_*)
+ *        NOV-4 +2  sustained novelty: never-mailed recipients in 24 h >= nov4_min and
+ *                  >= nov4_pct % of them (slow list spam); NOV capped at nov_cap
  *        NET-1 +1  this request comes from a network the mailbox first used less than
  *                  net1_recent_hours ago (+probation_net1_points in probation)
  *        NET-2 +2  >= net2_nets_24h never-seen networks in 24 h
@@ -54,6 +56,13 @@
  *      of the baseline window, or a first request more than a day ago; so a brand-new
  *      mailbox's first day of office, home and phone networks is not "never seen". NET-3
  *      and the tripwires count rotation, which is evidence on any day, and stay on.
+ *
+ *      When the script does not say when this request's network was first used
+ *      (net_first_seen 0), NET-1 still knows it is recent in one case: a counted request
+ *      while every network the mailbox used in the last 24 h is one it had never seen
+ *      before (new_nets_24h >= distinct_nets_24h >= 1), with net1_recent_hours >= 24. The
+ *      request's own network is then one of those new ones. (Its usual networks in use
+ *      the same day make the case ambiguous, and NET-1 then stays off.)
  *
  *      Learning: while a mailbox is younger than learning_period AND has sent fewer than
  *      learning_min_messages messages in its baseline window (it leaves learning at the
@@ -101,7 +110,7 @@
 /* clang-format off */
 enum rules_rule {
     R_BLOCKED, R_CAP_H, R_CAP_D, R_CAP_MH, R_CAP_MD, R_CAP, R_TRIP_NET, R_TRIP_NET24,
-    R_NET1, R_NET2, R_NET3, R_SYS_NET, R_ID1, R_NOV1, R_NOV2, R_NOV3,
+    R_NET1, R_NET2, R_NET3, R_SYS_NET, R_ID1, R_NOV1, R_NOV2, R_NOV3, R_NOV4,
     R_VOL1, R_VOL2, R_VOL3, R_SHP1, R_SHP2,
 };
 /* clang-format on */
@@ -128,6 +137,7 @@ static const struct rules_def {
     [R_NOV1] = {"NOV-1", RULES_FAM_NOV, 3, RULES_PASS},
     [R_NOV2] = {"NOV-2", RULES_FAM_NOV, 2, RULES_PASS},
     [R_NOV3] = {"NOV-3", RULES_FAM_NOV, 1, RULES_PASS},
+    [R_NOV4] = {"NOV-4", RULES_FAM_NOV, 2, RULES_PASS},
     [R_VOL1] = {"VOL-1", RULES_FAM_VOL, 2, RULES_PASS},
     [R_VOL2] = {"VOL-2", RULES_FAM_VOL, 3, RULES_PASS},
     [R_VOL3] = {"VOL-3", RULES_FAM_VOL, 2, RULES_PASS},
@@ -145,6 +155,7 @@ struct rules_ctx {
     long long now;
     bool net_history;  /* the mailbox had networks before today (see DESCRIPTION) */
     bool net_recent;   /* this request's network was first used within net1_recent_hours */
+    bool net_all_new;  /* ... known from "every network of the last 24 h is new" */
     long long net_age; /* since then, seconds (0 for a never-seen one) */
     long long nets_1h, nets_24h; /* never-seen networks, one fewer for a traveller */
     bool hold_enabled;
@@ -347,11 +358,21 @@ static void rules_net(struct rules_ctx *c)
     if (c->net_history && c->net_recent && prof != RULES_PROF_TRAVELLER) {
         int pts = c->v->probation ? (int)p->probation_net1_points : rules_defs[R_NET1].points;
 
-        f = rules_fire_pts(c, R_NET1, pts, age / RULES_MINUTE, 0, p->net1_recent_hours, 0);
+        f = c->net_all_new
+                ? rules_fire_pts(c, R_NET1, pts, s->new_nets_24h, s->distinct_nets_24h,
+                                 p->net1_recent_hours, 0)
+                : rules_fire_pts(c, R_NET1, pts, age / RULES_MINUTE, 0, p->net1_recent_hours, 0);
         if (f != NULL && s->net_new) {
             rules_brief(f, "new net");
             rules_text(f, "this request comes from a network this mailbox never used before%s",
                        c->v->probation ? " (probation)" : "");
+        } else if (f != NULL && c->net_all_new) {
+            rules_brief(f, "net new in 24h (%lld of %lld nets)", s->new_nets_24h,
+                        s->distinct_nets_24h);
+            rules_text(f,
+                       "this request comes from a network first used in the last 24 h: the "
+                       "%lld network(s) this mailbox used in the last 24 h are all new to it%s",
+                       s->distinct_nets_24h, c->v->probation ? " (probation)" : "");
         } else if (f != NULL) {
             rules_brief(f, "net first seen %lldm ago", age / RULES_MINUTE);
             rules_text(f,
@@ -456,6 +477,8 @@ static void rules_nov(struct rules_ctx *c)
                   rules_mul(rules_tight(c, p->nov2_min), m), p->nov2_pct);
     rules_nov_one(c, R_NOV3, &rules_doms, &rules_1h, s->new_dom_1h, s->distinct_dom_1h,
                   rules_mul(rules_tight(c, p->nov3_min), m), p->nov3_pct);
+    rules_nov_one(c, R_NOV4, &rules_rcpts, &rules_24h, s->new_rcpt_24h, s->distinct_rcpt_24h,
+                  rules_mul(rules_tight(c, p->nov4_min), m), p->nov4_pct);
 }
 
 /* rules_threshold - max(floor tightened, mult x base), times the bulk multiplier. */
@@ -567,6 +590,16 @@ static void rules_capped(struct rules_ctx *c)
 
 /* ---- evaluation ---------------------------------------------------------------------- */
 
+/* rules_only_new_nets - without net_first_seen: a counted request whose mailbox used only
+ * never-seen networks in the last 24 h comes from one of them (see DESCRIPTION). */
+static bool rules_only_new_nets(const struct rules_ctx *c)
+{
+    const struct rl_signals *s = &c->s;
+
+    return s->counted && s->distinct_nets_24h > 0 && s->new_nets_24h >= s->distinct_nets_24h &&
+           c->p->net1_recent_hours >= 24;
+}
+
 /* rules_setup - the clamped signals and the mailbox's situation (learning, probation,
  * network history, profile, the ladder as applied). */
 static void rules_setup(struct rules_ctx *c, const struct rl_signals *raw,
@@ -594,6 +627,9 @@ static void rules_setup(struct rules_ctx *c, const struct rl_signals *raw,
     if (!c->net_recent && s->net_first_seen > 0) {
         c->net_age = rules_max(c->now - s->net_first_seen, 0);
         c->net_recent = c->net_age < rules_mul(c->p->net1_recent_hours, RULES_HOUR);
+    } else if (!c->net_recent) {
+        c->net_all_new = rules_only_new_nets(c);
+        c->net_recent = c->net_all_new;
     }
     c->nets_1h = s->new_nets_1h;
     c->nets_24h = s->new_nets_24h;

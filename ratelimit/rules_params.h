@@ -41,6 +41,8 @@
     X(nov2_pct, 70, 0, 100)                                                                \
     X(nov3_min, 20, 1, 10000000)                                                           \
     X(nov3_pct, 70, 0, 100)                                                                \
+    X(nov4_min, 150, 1, 10000000)                                                          \
+    X(nov4_pct, 90, 0, 100)                                                                \
     X(nov_cap, 4, 1, 100)                                                                  \
     /* NET: never-seen client networks (/24, /48) */                                       \
     X(net1_recent_hours, 24, 0, 720)                                                       \

@@ -12,8 +12,9 @@
  *      scenarios replayed recipient by recipient through signals computed the way
  *      track.lua counts them: a burst through rotating proxies (BLOCK by recipient 40),
  *      a legitimate mailbox doubling its volume (never held), a first newsletter (HOLD,
- *      never BLOCK) and a contact-list scam from one foreign network. With -v the
- *      scenarios print the recipient at which each was contained.
+ *      never BLOCK), a contact-list scam from one foreign network, slow rotation, and
+ *      slow list spam from one new network (HOLD, never BLOCK). With -v the scenarios
+ *      print the recipient at which each was contained.
  * SEE ALSO
  *      ratelimit/rules.c, tests/unit/testlib.h
  */
@@ -153,6 +154,18 @@ static const struct rcase cases[] = {
      "", 0},
     {"nov3 share below", {S(new_dom_1h, 20), S(distinct_dom_1h, 29)}, "", 0, NULL, RULES_PASS,
      "", 0},
+    {"nov4 at", {S(new_rcpt_24h, 150), S(distinct_rcpt_24h, 166)}, "", 0, NULL, RULES_WATCH,
+     "NOV-2 NOV-4", 4},
+    {"nov4 count below", {S(new_rcpt_24h, 149), S(distinct_rcpt_24h, 149)}, "", 0, NULL,
+     RULES_PASS, "NOV-2", 2},
+    {"nov4 share below", {S(new_rcpt_24h, 150), S(distinct_rcpt_24h, 167)}, "", 0, NULL,
+     RULES_PASS, "NOV-2", 2},
+    {"nov4 outreach x3", {S(new_rcpt_24h, 449), S(distinct_rcpt_24h, 449)}, "outreach", 0,
+     NULL, RULES_PASS, "NOV-2", 2},
+    {"nov4 probation half", {S(new_rcpt_24h, 75), S(distinct_rcpt_24h, 75)}, "", E_PROBATION,
+     NULL, RULES_WATCH, "NOV-2 NOV-4", 4},
+    {"nov4 learning off", {S(new_rcpt_24h, 300), S(distinct_rcpt_24h, 300)}, "", E_FRESH, NULL,
+     RULES_PASS, "", 0},
     {"nov family cap 4", {S(new_rcpt_1h, 60), S(distinct_rcpt_1h, 60), S(new_rcpt_24h, 60),
      S(distinct_rcpt_24h, 60), S(new_dom_1h, 30), S(distinct_dom_1h, 30)}, "", 0, NULL,
      RULES_WATCH, "NOV-1 NOV-2 NOV-3", 4},
@@ -166,6 +179,29 @@ static const struct rcase cases[] = {
      RULES_PASS, "", 0},
     {"net1 without first-seen signal", {S(net_first_seen, 0), S(new_nets_24h, 1)}, "", 0,
      NULL, RULES_PASS, "", 0},
+    {"net1 derived: every net of 24 h new", {S(net_first_seen, 0), S(new_nets_24h, 1),
+     S(distinct_nets_24h, 1)}, "", 0, NULL, RULES_PASS, "NET-1", 1},
+    {"net1 derived: two new nets of two", {S(net_first_seen, 0), S(new_nets_24h, 2),
+     S(distinct_nets_24h, 2)}, "", 0, NULL, RULES_PASS, "NET-1", 1},
+    {"net1 derived: a usual net used too", {S(net_first_seen, 0), S(new_nets_24h, 1),
+     S(distinct_nets_24h, 2)}, "", 0, NULL, RULES_PASS, "", 0},
+    {"net1 derived: no nets in 24 h", {S(net_first_seen, 0), S(new_nets_24h, 0),
+     S(distinct_nets_24h, 0)}, "", 0, NULL, RULES_PASS, "", 0},
+    {"net1 derived: request not counted", {S(net_first_seen, 0), S(new_nets_24h, 1),
+     S(distinct_nets_24h, 1), S(counted, 0)}, "", 0, NULL, RULES_PASS, "", 0},
+    {"net1 derived: window under 24 h", {S(net_first_seen, 0), S(new_nets_24h, 1),
+     S(distinct_nets_24h, 1)}, "", 0, tw_net1_off_window, RULES_PASS, "", 0},
+    {"net1 derived: fresh mailbox", {S(net_first_seen, 0), S(new_nets_24h, 1),
+     S(distinct_nets_24h, 1)}, "", E_FRESH, NULL, RULES_PASS, "", 0},
+    {"net1 derived: traveller", {S(net_first_seen, 0), S(new_nets_24h, 1),
+     S(distinct_nets_24h, 1)}, "traveller", 0, NULL, RULES_PASS, "", 0},
+    {"net1 derived: signal wins", {S(net_first_seen, NOW - 30 * HOUR), S(new_nets_24h, 1),
+     S(distinct_nets_24h, 1)}, "", 0, NULL, RULES_PASS, "", 0},
+    {"net1 derived + slow novelty holds", {S(net_first_seen, 0), S(new_nets_24h, 1),
+     S(distinct_nets_24h, 1), S(new_rcpt_24h, 150), S(distinct_rcpt_24h, 150)}, "", 0, NULL,
+     RULES_HOLD, "NET-1 NOV-2 NOV-4", 5},
+    {"slow novelty alone watches", {S(new_rcpt_24h, 300), S(distinct_rcpt_24h, 300)}, "", 0,
+     NULL, RULES_WATCH, "NOV-2 NOV-4", 4},
     {"net1 window 0: only net_new", {S(net_first_seen, NOW - 60)}, "", 0, tw_net1_off_window,
      RULES_PASS, "", 0},
     {"net2 at", {S(new_nets_24h, 3)}, "", 0, NULL, RULES_PASS, "NET-2", 2},
@@ -229,7 +265,7 @@ static const struct rcase cases[] = {
      tw_min_families_1, RULES_HOLD, "NET-2 NET-3", 5},
     {"block score without NET or ID holds", {S(rcpt_1h, 300), S(new_rcpt_1h, 300),
      S(distinct_rcpt_1h, 300), S(new_rcpt_24h, 300), S(distinct_rcpt_24h, 300),
-     S(rcpt_this_msg, 50)}, "", 0, NULL, RULES_HOLD, "NOV-1 NOV-2 VOL-2 SHP-2", 9},
+     S(rcpt_this_msg, 50)}, "", 0, NULL, RULES_HOLD, "NOV-1 NOV-2 NOV-4 VOL-2 SHP-2", 9},
     {"block with NET", {S(new_nets_1h, 3), S(new_nets_24h, 3), S(new_rcpt_1h, 40),
      S(distinct_rcpt_1h, 40)}, "", 0, NULL, RULES_BLOCK, "NET-2 NET-3 NOV-1", 8},
     {"block with ID", {S(sender_mismatch_1h, 5), S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 40),
@@ -500,6 +536,25 @@ static void test_texts_states(void)
                        "nets 24h>=8, 37 rcpt; NET-1(+2) new net; NET-2(+2) 12 new nets 24h>=2; "
                        "NET-3(+2/3) 12 new nets 60m>=2 [probation]");
     TEST_PASS("tripwire evidence, family cap shown");
+
+    established(&s);
+    s.net_first_seen = 0;
+    s.new_nets_24h = s.distinct_nets_24h = 1;
+    s.new_rcpt_24h = s.distinct_rcpt_24h = 180;
+    s.rcpt_24h = 181;
+    eval_default(&s, &v);
+    ASSERT_EQ(v.action, RULES_HOLD);
+    ASSERT_EQ(rules_format_evidence(&v, buf, sizeof(buf)), 0);
+    ASSERT_STR_EQ(buf, "NET-1(+1) net new in 24h (1 of 1 nets); NOV-2(+2) 180/180 new rcpt "
+                       "24h>=50&70%; NOV-4(+2) 180/180 new rcpt 24h>=150&90%");
+    ASSERT_STR_EQ(v.fired[0].text, "this request comes from a network first used in the last "
+                                   "24 h: the 1 network(s) this mailbox used in the last 24 h "
+                                   "are all new to it");
+    ASSERT_EQ(v.fired[0].observed[0], 1);
+    ASSERT_EQ(v.fired[0].observed[1], 1);
+    ASSERT_STR_EQ(v.fired[2].text, "180 of 180 recipients (100%) in 24 h never mailed before "
+                                   "(threshold 150 and 90%)");
+    TEST_PASS("NET-1 without first-seen signal and NOV-4 evidence");
 }
 
 static void test_names(void)
@@ -575,13 +630,17 @@ struct ev {
 };
 
 #define KNOWN_NETS 3
-#define MAX_EV 600
+#define MAX_EV 800
+#define SIM_NETS (MAX_EV + KNOWN_NETS + 1)
+#define SIM_PHONE (SIM_NETS - 1) /* a never-seen network used before the stream */
 
 struct sim {
     struct rl_signals base; /* the mailbox before the stream (counts are added to it) */
     struct ev ev[MAX_EV];
     int n;
     bool first_seen_signal; /* the script returns net_first_seen */
+    int prior[2];           /* networks the mailbox used earlier in the last 24 h */
+    int nprior;
 };
 
 static void sim_init(struct sim *m, int n, bool first_seen_signal)
@@ -616,13 +675,23 @@ static void sim_prepare(struct sim *m)
 /* sim_signals - the signals after recipient k (0-based) of the stream. */
 static void sim_signals(const struct sim *m, int k, struct rl_signals *s)
 {
+    static bool used[SIM_NETS];
     const struct ev *e = &m->ev[k];
     int i;
 
     *s = m->base;
+    memset(used, 0, sizeof(used));
+    s->distinct_nets_24h = m->nprior;
+    for (i = 0; i < m->nprior; i++)
+        used[m->prior[i]] = true;
     for (i = 0; i <= k; i++) {
         const struct ev *x = &m->ev[i];
         bool in1h = x->t > e->t - HOUR;
+
+        if (x->t > e->t - DAY && !used[x->net]) {
+            used[x->net] = true;
+            s->distinct_nets_24h++;
+        }
 
         s->rcpt_1h += in1h;
         s->rcpt_24h++;
@@ -685,6 +754,7 @@ static void build_burst(struct sim *m, int every, int msg_size, bool fs)
 
     sim_init(m, 200, fs);
     m->base.rcpt_24h = m->base.distinct_rcpt_24h = 8; /* the owner's morning */
+    m->prior[m->nprior++] = 0;                        /* at the office */
     for (i = 0; i < m->n; i++) {
         m->ev[i].t = NOW + 2LL * i;
         m->ev[i].net = KNOWN_NETS + i / every;
@@ -734,6 +804,8 @@ static void test_scenario_doubling(void)
     m.base.base_max_hour_rcpt = 30;
     m.base.base_max_day_rcpt = 150;
     m.base.rcpt_24h = m.base.distinct_rcpt_24h = 60;
+    m.prior[m.nprior++] = 0;
+    m.prior[m.nprior++] = 1;
     m.base.distinct_dom_1h = 8;
     for (i = 0; i < m.n; i++) {
         m.ev[i].t = NOW + 55LL * i;
@@ -759,6 +831,7 @@ static void build_newsletter(struct sim *m)
     m->base.rcpt_24h = m->base.distinct_rcpt_24h = 10;
     m->base.distinct_dom_1h = 5;
     m->base.new_nets_24h = 1; /* the phone, this morning */
+    m->prior[m->nprior++] = SIM_PHONE;
     for (i = 0; i < m->n; i++) {
         m->ev[i].t = NOW + 3LL * i + (i / 50) * 120;
         m->ev[i].net = 0;
@@ -788,13 +861,15 @@ static void test_scenario_newsletter(void)
 
 /* Scenario 4: a contact-list scam: the attacker on one new foreign network sends BCC
  * messages of 50 of the victim's own contacts (3 % new) every 3 minutes. */
-static void build_contacts(struct sim *m, bool fs)
+static void build_contacts(struct sim *m, bool fs, bool owner_today)
 {
     int i;
 
     sim_init(m, 500, fs);
     m->base.rcpt_24h = m->base.distinct_rcpt_24h = 12;
     m->base.distinct_dom_1h = 10;
+    if (owner_today)
+        m->prior[m->nprior++] = 0;
     for (i = 0; i < m->n; i++) {
         m->ev[i].t = NOW + (i / 50) * 180LL + (i % 50);
         m->ev[i].net = KNOWN_NETS; /* one foreign network */
@@ -807,20 +882,61 @@ static void build_contacts(struct sim *m, bool fs)
 static void test_scenario_contacts(void)
 {
     static struct sim m;
-    int at_hold, at_block, fs;
+    int at_hold, at_block, fs, owner;
     enum rules_action top;
 
-    for (fs = 1; fs >= 0; fs--) {
-        build_contacts(&m, fs);
-        top = sim_run(&m, true, &at_hold, &at_block);
-        if (verbose)
-            printf("  contact scam, net_first_seen %s: highest %s, HOLD at %d, BLOCK at %d\n",
-                   fs ? "yes" : "no ", rules_action_name(top), at_hold, at_block);
-        ASSERT_TRUE(at_hold > 0);
-        if (fs)
-            ASSERT_TRUE(at_hold <= 100);
+    for (owner = 0; owner <= 1; owner++) {
+        for (fs = 1; fs >= 0; fs--) {
+            build_contacts(&m, fs, owner);
+            top = sim_run(&m, true, &at_hold, &at_block);
+            if (verbose)
+                printf("  contact scam, net_first_seen %s, owner at the office today %s: "
+                       "highest %s, HOLD at %d, BLOCK at %d\n",
+                       fs ? "yes" : "no ", owner ? "yes" : "no ", rules_action_name(top), at_hold,
+                       at_block);
+            ASSERT_TRUE(at_hold > 0);
+            /* NET-1 lasts all day: from the signal, or (owner away) from "every network
+             * of the day is new" */
+            if (fs || !owner)
+                ASSERT_TRUE(at_hold <= 100);
+        }
     }
     TEST_PASS("scenario 4: contact-list scam held");
+}
+
+/* Scenario 5 (detection.md 4.2 C/D on one network): list spam from ONE never-seen
+ * network, 30 one-recipient messages an hour for 24 h, every recipient never mailed
+ * before: under NOV-1's hourly count. Contained by NET-1 + NOV-2 + NOV-4 (HOLD) when
+ * NET-1 is known all day, else by NOV + VOL-3; never blocked (no rotation, no ID). */
+static void test_scenario_slow_one_net(void)
+{
+    static struct sim m;
+    int i, at_hold, at_block, fs, owner;
+    enum rules_action top;
+
+    for (owner = 0; owner <= 1; owner++) {
+        for (fs = 1; fs >= 0; fs--) {
+            sim_init(&m, 720, fs);
+            if (owner)
+                m.prior[m.nprior++] = 0;
+            for (i = 0; i < m.n; i++) {
+                m.ev[i].t = NOW + 120LL * i;
+                m.ev[i].net = KNOWN_NETS;
+                m.ev[i].msg = i;
+                m.ev[i].rnew = true;
+                m.ev[i].dnew = i % 2 == 0;
+            }
+            top = sim_run(&m, true, &at_hold, &at_block);
+            if (verbose)
+                printf("  slow one network, net_first_seen %s, owner at the office today %s: "
+                       "highest %s, HOLD at %d, BLOCK at %d\n",
+                       fs ? "yes" : "no ", owner ? "yes" : "no ", rules_action_name(top), at_hold,
+                       at_block);
+            ASSERT_EQ(at_block, 0);
+            ASSERT_TRUE(at_hold > 0 && at_hold <= (fs || !owner ? 150 : 401));
+        }
+    }
+    TEST_PASS("scenario 5: slow list spam from one new network held, not blocked");
 }
 
 /* Slow rotation (detection.md 4.2 C and D): one recipient per message, a new network per
@@ -862,6 +978,7 @@ int main(int argc, char **argv)
     test_scenario_newsletter();
     test_scenario_contacts();
     test_scenario_slow();
+    test_scenario_slow_one_net();
     TEST_SUMMARY();
     return 0;
 }
