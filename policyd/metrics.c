@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NAME
+ *      metrics - the daemon's counters in the Prometheus text exposition format
+ * SYNOPSIS
+ *      #include "policyd/statuscmd.h"
+ *
+ *      char *metrics_format(const struct status *st, long long blocked, bool blocked_known)
+ * DESCRIPTION
+ *      Formats, from the counters in memory: the policy server's connections and requests
+ *      (struct pd_stats), the Redis client (up, calls, timeouts, errors), the status
+ *      socket (connections, requests by command, errors, denials, audit writes), block
+ *      and unblock events seen by this process by reason, uptime, and the number of
+ *      blocked mailboxes (the index's size, which the caller read; left out when Redis
+ *      did not answer). Counters are "_total" and start at 0 when the process starts.
+ *      Format 0.0.4: "# HELP", "# TYPE", then "name{labels} value" lines.
+ *
+ *      The caller owns the returned string (free()). No I/O, no logging.
+ * DIAGNOSTICS
+ *      None: allocation failure aborts (xmalloc).
+ * SEE ALSO
+ *      statuscmd.c, https://prometheus.io/docs/instrumenting/exposition_formats/
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "policyd/events.h"
+#include "policyd/server.h"
+#include "policyd/statuscmd.h"
+#include "policyd/util.h"
+#include "ratelimit/track.h"
+
+struct metrics_buf {
+    char *s;
+    size_t len, cap;
+};
+
+static void metrics_printf(struct metrics_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void metrics_printf(struct metrics_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = b->cap * 2 + (n > 0 ? (size_t)n : 0);
+        b->s = xrealloc(b->s, b->cap);
+    }
+}
+
+/* metrics_head - the HELP and TYPE lines of one metric. */
+static void metrics_head(struct metrics_buf *b, const char *name, const char *type,
+                         const char *help)
+{
+    metrics_printf(b, "# HELP policyd_%s %s\n# TYPE policyd_%s %s\n", name, help, name, type);
+}
+
+static void metrics_one(struct metrics_buf *b, const char *name, const char *type,
+                        const char *help, unsigned long long v)
+{
+    metrics_head(b, name, type, help);
+    metrics_printf(b, "policyd_%s %llu\n", name, v);
+}
+
+static void metrics_server(struct metrics_buf *b, const struct pd_server *srv)
+{
+    metrics_one(b, "connections", "gauge", "Policy clients (Postfix smtpd) connected now.",
+                srv->nconns);
+    metrics_one(b, "connections_accepted_total", "counter", "Policy connections accepted.",
+                srv->stats.conns_accepted);
+    metrics_one(b, "connections_deferred_total", "counter",
+                "Times max_connections held new policy clients back.", srv->stats.conns_deferred);
+    metrics_one(b, "requests_total", "counter", "Policy requests answered or in flight.",
+                srv->stats.requests);
+    metrics_one(b, "protocol_errors_total", "counter", "Policy connections closed for errors.",
+                srv->stats.proto_errors);
+    metrics_one(b, "idle_closed_total", "counter", "Policy connections closed when idle.",
+                srv->stats.idle_closed);
+}
+
+static void metrics_redis(struct metrics_buf *b, const struct track *t)
+{
+    uint64_t calls, timeouts, errors;
+
+    track_stats(t, &calls, &timeouts, &errors);
+    metrics_one(b, "redis_up", "gauge", "1 while the Redis connection is up.", track_is_up(t));
+    metrics_one(b, "redis_calls_total", "counter", "Redis calls made.", calls);
+    metrics_one(b, "redis_timeouts_total", "counter", "Redis calls that timed out.", timeouts);
+    metrics_one(b, "redis_errors_total", "counter",
+                "Redis calls answered with an error or while disconnected.", errors);
+}
+
+static void metrics_status(struct metrics_buf *b, const struct status *st)
+{
+    const struct status_stats *s = &st->stats;
+    int i;
+
+    metrics_one(b, "status_connections", "gauge", "Status socket clients connected now.",
+                st->nconns);
+    metrics_one(b, "status_connections_refused_total", "counter",
+                "Status socket connections refused at the connection cap.", s->conns_refused);
+    metrics_head(b, "status_requests_total", "counter", "Status socket requests by command.");
+    for (i = 0; i < JSONREQ_NCMDS; i++)
+        metrics_printf(b, "policyd_status_requests_total{command=\"%s\"} %llu\n",
+                       jsonreq_cmd_name((enum jsonreq_cmd)i), (unsigned long long)s->by_cmd[i]);
+    metrics_one(b, "status_errors_total", "counter",
+                "Status socket requests answered with an error.", s->errors);
+    metrics_one(b, "status_denied_total", "counter",
+                "Status socket requests refused for the caller's role or token.", s->denied);
+    metrics_one(b, "audit_written_total", "counter", "Audit entries written.", s->audit_written);
+    metrics_one(b, "audit_failed_total", "counter", "Audit entries that could not be written.",
+                s->audit_failed);
+}
+
+static void metrics_events(struct metrics_buf *b, const struct status *st)
+{
+    static const enum pd_event_type types[] = {PD_EVENT_BLOCK, PD_EVENT_UNBLOCK};
+    size_t t;
+    int r;
+
+    metrics_head(b, "events_total", "counter",
+                 "Block and unblock events of this process, by reason of the block.");
+    for (t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+        for (r = 0; r < STATUS_NREASONS; r++)
+            metrics_printf(b, "policyd_events_total{type=\"%s\",reason=\"%s\"} %llu\n",
+                           events_type_name(types[t]),
+                           statuscmd_reason_name((enum status_reason)r),
+                           (unsigned long long)st->stats.events[types[t]][r]);
+}
+
+char *metrics_format(const struct status *st, long long blocked, bool blocked_known)
+{
+    struct metrics_buf b = {xmalloc(4096), 0, 4096};
+    uv_timeval64_t tv;
+
+    uv_gettimeofday(&tv);
+    b.s[0] = '\0';
+    metrics_one(&b, "uptime_seconds", "gauge", "Seconds since policyd started.",
+                (unsigned long long)(tv.tv_sec - st->started_at));
+    metrics_server(&b, st->srv);
+    metrics_redis(&b, status_track(st));
+    metrics_status(&b, st);
+    metrics_events(&b, st);
+    if (blocked_known)
+        metrics_one(&b, "blocked_mailboxes", "gauge",
+                    "Mailboxes in the index of blocked mailboxes (all nodes).",
+                    (unsigned long long)blocked);
+    return b.s;
+}

@@ -1,0 +1,1076 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NAME
+ *      policyctl - the helpdesk's command line for policyd's status socket
+ * SYNOPSIS
+ *      policyctl [-s SOCKET | -H HOST:PORT] [-t TOKEN_FILE] [-j] [-T SECONDS] COMMAND ...
+ * DESCRIPTION
+ *      Sends one JSON request per command to policyd's status socket (status_listen) and
+ *      prints the answer as text, or as the raw JSON line with -j/--json.
+ *
+ *      -s SOCKET    the unix socket (default $POLICYD_STATUS_SOCKET, else
+ *                   /run/policyd/status.sock)
+ *      -H HOST:PORT a loopback TCP listener instead (needs -t)
+ *      -t FILE      a file holding a bearer token (status_token_file or
+ *                   status_read_token_file of policyd)
+ *      -j, --json   print the daemon's JSON reply as it is
+ *      -T SECONDS   how long to wait for the daemon (default 10)
+ *
+ *      Commands (each takes --help):
+ *      ping, status (or stats), metrics, show USER (or status USER), history USER,
+ *      list [--reason R] [--domain D] [--offset N] [--limit N] [--all],
+ *      block USER --reason TEXT, unblock USER --reason TEXT [--false-positive] [--ref REF],
+ *      override USER|--domain DOMAIN [NAME=VALUE ...] [NAME= ...] [--clear],
+ *      audit [--offset N] [--limit N], raw (JSON lines from standard input).
+ *      Writes carry the operator's name: --operator NAME, else $SUDO_USER when run as root
+ *      through sudo, else the login name.
+ * DIAGNOSTICS
+ *      Exit status: 0 success; 1 the daemon answered with an error (not blocked, bad
+ *      value, Redis unavailable, ...); 2 usage; 3 cannot connect or no usable answer;
+ *      4 permission denied (the socket's permissions, the caller's role, or the token).
+ *      Messages go to standard error as "policyctl: ...".
+ *
+ *      This file is longer than the ~800 lines of the style guide: the Makefile builds
+ *      policyctl from this one file (plus the pure modules), and its transport, printers and
+ *      commands are one small program that is easier to read whole.
+ * SEE ALSO
+ *      status(3), jsonreq(3), policyd.conf (status_*), docs/ARCHITECTURE.md
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <jansson.h>
+
+#include "policyd/jsonreq.h"
+
+#define CTL_DEFAULT_SOCKET "/run/policyd/status.sock"
+#define CTL_REPLY_MAX (16 * 1024 * 1024) /* bytes of one reply line */
+#define CTL_TOKEN_MAX 4096
+
+enum ctl_exit { CTL_OK = 0, CTL_ERR = 1, CTL_USAGE = 2, CTL_IO = 3, CTL_DENIED = 4 };
+
+struct ctl {
+    const char *socket_path;
+    const char *hostport;
+    char *token;
+    bool json;
+    int timeout_s;
+    int fd;
+    char *rbuf; /* bytes read after the last reply line */
+    size_t rlen;
+};
+
+struct ctl_cmd {
+    const char *name;
+    const char *usage;
+    int (*run)(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+};
+
+static int ctl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int ctl_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("policyctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+/* ---- transport ---------------------------------------------------------------------- */
+
+static int ctl_connect_unix(struct ctl *c)
+{
+    struct sockaddr_un sa;
+
+    if (strlen(c->socket_path) >= sizeof(sa.sun_path))
+        return ctl_fail(CTL_USAGE, "socket path too long: %s", c->socket_path);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, c->socket_path);
+    if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = errno;
+
+        return ctl_fail(e == EACCES || e == EPERM ? CTL_DENIED : CTL_IO,
+                        "cannot connect to %s: %s%s", c->socket_path, strerror(e),
+                        e == ENOENT || e == ECONNREFUSED
+                            ? " (is policyd running, with this status_listen?)"
+                            : e == EACCES ? " (status_socket_mode/status_socket_group)" : "");
+    }
+    return CTL_OK;
+}
+
+static int ctl_connect_tcp(struct ctl *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    const char *colon = strrchr(c->hostport, ':');
+    char host[64];
+    size_t hl = colon != NULL ? (size_t)(colon - c->hostport) : 0;
+    int port = colon != NULL ? atoi(colon + 1) : 0;
+
+    memset(&ss, 0, sizeof(ss));
+    if (hl == 0 || hl >= sizeof(host) || port <= 0 || port > 65535)
+        return ctl_fail(CTL_USAGE, "-H wants HOST:PORT or [IPv6]:PORT, not %s", c->hostport);
+    memcpy(host, c->hostport, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && host[hl - 1] == ']') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+        host[hl - 1] = '\0';
+        s6->sin6_family = AF_INET6, s6->sin6_port = htons((uint16_t)port), sl = sizeof(*s6);
+        if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+            return ctl_fail(CTL_USAGE, "bad IPv6 address in -H %s", c->hostport);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+        s4->sin_family = AF_INET, s4->sin_port = htons((uint16_t)port), sl = sizeof(*s4);
+        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+            return ctl_fail(CTL_USAGE, "bad IPv4 address in -H %s", c->hostport);
+    }
+    if ((c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(c->fd, (struct sockaddr *)&ss, sl) != 0)
+        return ctl_fail(CTL_IO, "cannot connect to %s: %s", c->hostport, strerror(errno));
+    return CTL_OK;
+}
+
+static int ctl_connect(struct ctl *c)
+{
+    struct timeval tv = {c->timeout_s, 0};
+    int rc;
+
+    if (c->fd >= 0)
+        return CTL_OK;
+    rc = c->hostport != NULL ? ctl_connect_tcp(c) : ctl_connect_unix(c);
+    if (rc != CTL_OK)
+        return rc;
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return CTL_OK;
+}
+
+static int ctl_write_all(struct ctl *c, const char *p, size_t n)
+{
+    ssize_t w;
+
+    while (n > 0) {
+        if ((w = send(c->fd, p, n, MSG_NOSIGNAL)) < 0) {
+            if (errno == EINTR)
+                continue;
+            return ctl_fail(CTL_IO, "cannot send: %s", strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return CTL_OK;
+}
+
+/* ctl_read_line - one reply line (without its newline) into *line, malloc'd. */
+static int ctl_read_line(struct ctl *c, char **line)
+{
+    size_t cap = c->rlen + 65536;
+    char *nl;
+    ssize_t n;
+
+    for (;;) {
+        if (c->rlen > 0 && (nl = memchr(c->rbuf, '\n', c->rlen)) != NULL) {
+            size_t len = (size_t)(nl - c->rbuf);
+
+            *line = malloc(len + 1);
+            memcpy(*line, c->rbuf, len);
+            (*line)[len] = '\0';
+            memmove(c->rbuf, nl + 1, c->rlen - len - 1);
+            c->rlen -= len + 1;
+            return CTL_OK;
+        }
+        if (c->rlen > CTL_REPLY_MAX)
+            return ctl_fail(CTL_IO, "reply longer than %d bytes", CTL_REPLY_MAX);
+        if ((c->rbuf = realloc(c->rbuf, cap)) == NULL)
+            return ctl_fail(CTL_IO, "out of memory");
+        n = recv(c->fd, c->rbuf + c->rlen, cap - c->rlen, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return ctl_fail(CTL_IO, "%s",
+                            n == 0 ? "the daemon closed the connection without an answer"
+                            : errno == EAGAIN ? "no answer in time (-T)"
+                                              : strerror(errno));
+        c->rlen += (size_t)n;
+        cap = c->rlen + 65536;
+    }
+}
+
+/* ctl_call - send one request (req is taken), wait for its answer. */
+static int ctl_call(struct ctl *c, json_t *req, char **raw, json_t **reply)
+{
+    char *text;
+    json_error_t jerr;
+    int rc;
+
+    if (c->token != NULL)
+        json_object_set_new(req, "token", json_string(c->token));
+    text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (text == NULL)
+        return ctl_fail(CTL_USAGE, "cannot encode the request (is every argument UTF-8?)");
+    if ((rc = ctl_connect(c)) == CTL_OK && (rc = ctl_write_all(c, text, strlen(text))) == CTL_OK)
+        rc = ctl_write_all(c, "\n", 1);
+    free(text);
+    if (rc == CTL_OK)
+        rc = ctl_read_line(c, raw);
+    if (rc != CTL_OK)
+        return rc;
+    if ((*reply = json_loads(*raw, 0, &jerr)) == NULL || !json_is_object(*reply)) {
+        json_decref(*reply);
+        free(*raw);
+        return ctl_fail(CTL_IO, "the daemon's answer is not a JSON object");
+    }
+    return CTL_OK;
+}
+
+/*
+ * ctl_request - call, then either print the raw line (--json) or hand the reply to the
+ * printer. An error reply is printed to stderr and gives exit 1 (4 when denied).
+ */
+static int ctl_request(struct ctl *c, json_t *req, void (*print)(json_t *reply))
+{
+    json_t *reply = NULL, *ok;
+    char *raw = NULL;
+    int rc = ctl_call(c, req, &raw, &reply);
+
+    if (rc != CTL_OK)
+        return rc;
+    ok = json_object_get(reply, "ok");
+    if (c->json)
+        printf("%s\n", raw);
+    if (!json_is_true(ok)) {
+        const char *code = json_string_value(json_object_get(reply, "error"));
+        const char *msg = json_string_value(json_object_get(reply, "message"));
+
+        if (!c->json)
+            ctl_fail(CTL_ERR, "%s: %s", code != NULL ? code : "error", msg != NULL ? msg : "");
+        rc = code != NULL && strcmp(code, "denied") == 0 ? CTL_DENIED : CTL_ERR;
+    } else if (!c->json && print != NULL) {
+        print(reply);
+    }
+    json_decref(reply);
+    free(raw);
+    return rc;
+}
+
+/* ---- formatting --------------------------------------------------------------------- */
+
+static const char *ctl_time(json_t *v, char *buf, size_t len)
+{
+    time_t t = (time_t)json_integer_value(v);
+    struct tm tm;
+
+    if (!json_is_integer(v) || t <= 0)
+        return "-";
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S %Z", localtime_r(&t, &tm));
+    return buf;
+}
+
+/* ctl_str - a string or integer member as text ("-" when absent), in the caller's buf. */
+static const char *ctl_str(json_t *obj, const char *key, char *buf, size_t len)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "yes" : "no";
+    return "-";
+}
+
+static long long ctl_int(json_t *obj, const char *path1, const char *path2)
+{
+    json_t *v = json_object_get(obj, path1);
+
+    if (path2 != NULL)
+        v = json_object_get(v, path2);
+    return json_integer_value(v);
+}
+
+static void ctl_print_duration(long long s)
+{
+    if (s >= 86400)
+        printf("%lldd%02lldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        printf("%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else
+        printf("%lldm%02llds", s / 60, s % 60);
+}
+
+static void ctl_print_ping(json_t *r)
+{
+    char b[32];
+
+    printf("pong (your role: %s)\n", ctl_str(r, "role", b, sizeof(b)));
+}
+
+static void ctl_print_status(json_t *r)
+{
+    json_t *blocked = json_object_get(r, "blocked");
+    char b1[32], b2[32], b3[32];
+
+    printf("policyd %s, pid %s, mode %s, up ", ctl_str(r, "version", b1, sizeof(b1)),
+           ctl_str(r, "pid", b2, sizeof(b2)), ctl_str(r, "mode", b3, sizeof(b3)));
+    ctl_print_duration(ctl_int(r, "uptime", NULL));
+    printf(", your role: %s\n", ctl_str(r, "role", b1, sizeof(b1)));
+    printf("redis:          %s (calls %lld, timeouts %lld, errors %lld)\n",
+           json_is_true(json_object_get(json_object_get(r, "redis"), "up")) ? "up" : "DOWN",
+           ctl_int(r, "redis", "calls"), ctl_int(r, "redis", "timeouts"),
+           ctl_int(r, "redis", "errors"));
+    printf("policy clients: %lld connected, %lld accepted, %lld requests, %lld protocol errors\n",
+           ctl_int(r, "server", "connections"), ctl_int(r, "server", "conns_accepted"),
+           ctl_int(r, "server", "requests"), ctl_int(r, "server", "proto_errors"));
+    printf("status socket:  %lld connected, %lld requests, %lld errors, %lld denied\n",
+           ctl_int(r, "status_socket", "connections"), ctl_int(r, "status_socket", "requests"),
+           ctl_int(r, "status_socket", "errors"), ctl_int(r, "status_socket", "denied"));
+    if (json_is_integer(blocked))
+        printf("blocked:        %lld mailbox(es)\n", (long long)json_integer_value(blocked));
+    else
+        printf("blocked:        unknown (Redis did not answer)\n");
+}
+
+/* ctl_print_history_entry - one block or unblock of a mailbox's history. */
+static void ctl_print_history_entry(json_t *e)
+{
+    char t[64], b1[64], b2[64], b3[64];
+    const char *ev = ctl_str(e, "event", b1, sizeof(b1));
+
+    printf("  %s  %-7s %s by %s", ctl_time(json_object_get(e, "at"), t, sizeof(t)), ev,
+           ctl_str(e, "ref", b2, sizeof(b2)), ctl_str(e, "by", b3, sizeof(b3)));
+    if (strcmp(ev, "block") == 0)
+        printf(" (%s, score %s): %s\n", ctl_str(e, "reason", b1, sizeof(b1)),
+               ctl_str(e, "score", b2, sizeof(b2)), ctl_str(e, "rules", b3, sizeof(b3)));
+    else
+        printf(" (%s%s): %s\n", ctl_str(e, "how", b1, sizeof(b1)),
+               json_is_true(json_object_get(e, "false_positive")) ? ", false positive" : "",
+               ctl_str(e, "detail", b2, sizeof(b2)));
+}
+
+static void ctl_print_history(json_t *r)
+{
+    json_t *h = json_object_get(r, "history"), *e;
+    size_t i;
+
+    if (json_array_size(h) == 0)
+        printf("  (no blocks or unblocks recorded)\n");
+    json_array_foreach(h, i, e)
+        ctl_print_history_entry(e);
+}
+
+static void ctl_print_history_only(json_t *r)
+{
+    char b[256];
+
+    printf("history of %s (newest first):\n", ctl_str(r, "user", b, sizeof(b)));
+    ctl_print_history(r);
+}
+
+/* ctl_print_pairs - "name=value ..." of an object, or "(none)". */
+static void ctl_print_pairs(json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    char b[64];
+    int n = 0;
+
+    json_object_foreach(obj, k, v) {
+        printf("%s%s=%s", n++ ? " " : "", k,
+               json_string_length(v) > 0 || !json_is_string(v) ? ctl_str(obj, k, b, sizeof(b))
+                                                                : "(none)");
+    }
+    printf("%s\n", n == 0 ? "(none)" : "");
+}
+
+static void ctl_print_limits(json_t *lim)
+{
+    static const char *const names[] = {"rcpt_hour", "rcpt_day", "msg_hour", "msg_day"};
+    char b1[32], b2[32];
+    size_t i;
+
+    printf("caps:        ");
+    for (i = 0; i < 4; i++) {
+        json_t *l = json_object_get(lim, names[i]);
+
+        printf("%s%s %s (%s)", i ? ", " : "", names[i], ctl_str(l, "value", b1, sizeof(b1)),
+               ctl_str(l, "source", b2, sizeof(b2)));
+    }
+    printf("\n             exempt %s, profile %s\n", ctl_str(lim, "exempt", b1, sizeof(b1)),
+           json_string_length(json_object_get(lim, "profile")) > 0
+               ? ctl_str(lim, "profile", b2, sizeof(b2))
+               : "none");
+}
+
+static void ctl_print_show(json_t *r)
+{
+    json_t *blk = json_object_get(r, "block");
+    char t[64], b1[256], b2[64], b3[64];
+
+    printf("user:        %s\n", ctl_str(r, "user", b1, sizeof(b1)));
+    if (json_is_object(blk)) {
+        printf("state:       BLOCKED since %s, ref %s\n",
+               ctl_time(json_object_get(blk, "created"), t, sizeof(t)),
+               ctl_str(blk, "ref", b1, sizeof(b1)));
+        printf("             reason %s, score %s, by %s; unblocked by: %s\n",
+               ctl_str(blk, "reason", b1, sizeof(b1)), ctl_str(blk, "score", b2, sizeof(b2)),
+               ctl_str(blk, "created_by", b3, sizeof(b3)),
+               ctl_str(blk, "unblock", t, sizeof(t)));
+        printf("             evidence: %s\n", ctl_str(blk, "rules", b1, sizeof(b1)));
+        printf("             refused since: %s attempts\n",
+               ctl_str(blk, "refused", b2, sizeof(b2)));
+    } else {
+        printf("state:       not blocked\n");
+    }
+    if (json_is_true(json_object_get(r, "on_probation")))
+        printf("probation:   until %s\n",
+               ctl_time(json_object_get(r, "probation_until"), t, sizeof(t)));
+    ctl_print_limits(json_object_get(r, "limits"));
+    printf("overrides:   ");
+    ctl_print_pairs(json_object_get(r, "overrides"));
+    printf("domain:      %s: %s\n", ctl_str(r, "domain", b1, sizeof(b1)),
+           json_string_length(json_object_get(r, "domain_overrides")) > 0
+               ? ctl_str(r, "domain_overrides", b2, sizeof(b2))
+               : "(no overrides)");
+    printf("history (newest first):\n");
+    ctl_print_history(r);
+}
+
+static void ctl_print_list(json_t *r)
+{
+    json_t *page = json_object_get(r, "blocked"), *e, *next = json_object_get(r, "next_offset");
+    char t[64], b1[64], b2[64], b3[64], b4[256];
+    size_t i;
+
+    if (json_array_size(page) > 0)
+        printf("%-25s %-12s %-14s %-12s %s\n", "SINCE", "REF", "REASON", "BY", "USER");
+    json_array_foreach(page, i, e) {
+        printf("%-25s %-12s %-14s %-12s %s\n",
+               ctl_time(json_object_get(e, "created"), t, sizeof(t)),
+               ctl_str(e, "ref", b1, sizeof(b1)), ctl_str(e, "reason", b2, sizeof(b2)),
+               ctl_str(e, "created_by", b3, sizeof(b3)), ctl_str(e, "user", b4, sizeof(b4)));
+    }
+    printf("%zu shown, %lld blocked in all", json_array_size(page), ctl_int(r, "total", NULL));
+    if (json_is_integer(next))
+        printf("; more: --offset %lld", (long long)json_integer_value(next));
+    printf("\n");
+}
+
+static void ctl_print_block(json_t *r)
+{
+    char t[64], b1[256], b2[64], b3[64];
+
+    if (json_is_true(json_object_get(r, "created")))
+        printf("blocked %s: ref %s\n", ctl_str(r, "user", b1, sizeof(b1)),
+               ctl_str(r, "ref", b2, sizeof(b2)));
+    else
+        printf("%s was already blocked: ref %s, reason %s, since %s\n",
+               ctl_str(r, "user", b1, sizeof(b1)), ctl_str(r, "ref", b2, sizeof(b2)),
+               ctl_str(r, "reason", b3, sizeof(b3)),
+               ctl_time(json_object_get(r, "created_at"), t, sizeof(t)));
+}
+
+static void ctl_print_unblock(json_t *r)
+{
+    char t[64], b1[256], b2[64], b3[64];
+
+    printf("unblocked %s (ref %s, reason %s%s)", ctl_str(r, "user", b1, sizeof(b1)),
+           ctl_str(r, "ref", b2, sizeof(b2)), ctl_str(r, "reason", b3, sizeof(b3)),
+           json_is_true(json_object_get(r, "false_positive")) ? ", marked a false positive"
+                                                              : "");
+    if (ctl_int(r, "probation_until", NULL) > 0)
+        printf("; on probation until %s",
+               ctl_time(json_object_get(r, "probation_until"), t, sizeof(t)));
+    printf("\n");
+}
+
+static void ctl_print_override(json_t *r)
+{
+    json_t *who = json_object_get(r, "user");
+    char b[256];
+    const char *name = json_is_string(who) ? ctl_str(r, "user", b, sizeof(b))
+                                           : ctl_str(r, "domain", b, sizeof(b));
+    json_t *cur = json_object_get(r, "overrides");
+
+    if (cur != NULL) {
+        printf("%s: ", name);
+        if (json_is_string(cur))
+            printf("%s\n", json_string_length(cur) > 0 ? json_string_value(cur) : "(none)");
+        else
+            ctl_print_pairs(cur);
+        return;
+    }
+    printf("%s\n  before: ", name);
+    if (json_is_string(json_object_get(r, "before")))
+        printf("%s\n  after:  %s\n", ctl_str(r, "before", b, sizeof(b)),
+               ctl_str(r, "after", b, sizeof(b)));
+    else {
+        ctl_print_pairs(json_object_get(r, "before"));
+        printf("  after:  ");
+        ctl_print_pairs(json_object_get(r, "after"));
+    }
+}
+
+static void ctl_print_metrics(json_t *r)
+{
+    const char *text = json_string_value(json_object_get(r, "text"));
+
+    fputs(text != NULL ? text : "", stdout);
+}
+
+/* ctl_compact - an override's state (text or object) as one short string. */
+static const char *ctl_compact(json_t *v, char *buf, size_t len)
+{
+    const char *k;
+    json_t *x;
+    size_t o = 0;
+
+    if (json_is_string(v))
+        return json_string_length(v) > 0 ? json_string_value(v) : "(none)";
+    buf[0] = '\0';
+    json_object_foreach(v, k, x) {
+        int n = snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", k,
+                         json_is_string(x) ? json_string_value(x) : "?");
+
+        if (n < 0 || (size_t)n >= len - o)
+            break;
+        o += (size_t)n;
+    }
+    return o > 0 ? buf : "(none)";
+}
+
+static void ctl_print_audit(json_t *r)
+{
+    json_t *e;
+    char t[64], b1[32], b2[256], b3[96], b4[64], b5[64], b6[256], b7[256];
+    size_t i;
+
+    json_array_foreach(json_object_get(r, "entries"), i, e) {
+        printf("%s  %-8s %s by %s (%s) ", ctl_time(json_object_get(e, "at"), t, sizeof(t)),
+               ctl_str(e, "action", b1, sizeof(b1)),
+               json_is_string(json_object_get(e, "user")) ? ctl_str(e, "user", b2, sizeof(b2))
+                                                          : ctl_str(e, "domain", b2, sizeof(b2)),
+               ctl_str(e, "by", b3, sizeof(b3)), ctl_str(e, "peer", b4, sizeof(b4)));
+        if (json_object_get(e, "after") != NULL)
+            printf("%s -> %s\n", ctl_compact(json_object_get(e, "before"), b6, sizeof(b6)),
+                   ctl_compact(json_object_get(e, "after"), b7, sizeof(b7)));
+        else
+            printf("%s%s%s\n", ctl_str(e, "ref", b5, sizeof(b5)),
+                   json_is_string(json_object_get(e, "text")) ? ": " : "",
+                   json_is_string(json_object_get(e, "text")) ? ctl_str(e, "text", b6, sizeof(b6))
+                                                              : "");
+    }
+    printf("%lld entries in all\n", ctl_int(r, "total", NULL));
+}
+
+/* ---- commands ----------------------------------------------------------------------- */
+
+/* Options of the commands; each command says which it takes. */
+enum ctl_opt {
+    O_REASON = 1 << 0,
+    O_DOMAIN = 1 << 1,
+    O_REF = 1 << 2,
+    O_OPERATOR = 1 << 3,
+    O_OFFSET = 1 << 4,
+    O_LIMIT = 1 << 5,
+    O_ALL = 1 << 6,
+    O_CLEAR = 1 << 7,
+    O_FP = 1 << 8,
+    O_BLOCKED = 1 << 9,
+};
+
+struct ctl_args {
+    unsigned seen;
+    const char *reason, *domain, *ref, *oper;
+    long long offset, limit;
+    char **pos; /* positional arguments */
+    int npos;
+};
+
+static const struct option ctl_longopts[] = {
+    {"reason", required_argument, NULL, 'r'},  {"domain", required_argument, NULL, 'd'},
+    {"ref", required_argument, NULL, 'R'},     {"operator", required_argument, NULL, 'o'},
+    {"offset", required_argument, NULL, 'O'},  {"limit", required_argument, NULL, 'l'},
+    {"all", no_argument, NULL, 'a'},           {"clear", no_argument, NULL, 'C'},
+    {"false-positive", no_argument, NULL, 'F'}, {"blocked", no_argument, NULL, 'B'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+};
+
+static unsigned ctl_opt_bit(int ch)
+{
+    switch (ch) {
+    case 'r':
+        return O_REASON;
+    case 'd':
+        return O_DOMAIN;
+    case 'R':
+        return O_REF;
+    case 'o':
+        return O_OPERATOR;
+    case 'O':
+        return O_OFFSET;
+    case 'l':
+        return O_LIMIT;
+    case 'a':
+        return O_ALL;
+    case 'C':
+        return O_CLEAR;
+    case 'F':
+        return O_FP;
+    case 'B':
+        return O_BLOCKED;
+    }
+    return 0;
+}
+
+static bool ctl_number(const char *s, long long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' && *out >= 0;
+}
+
+/* ctl_parse - a command's options and positional arguments; CTL_OK, CTL_USAGE, or -1
+ * for --help (already printed). */
+static int ctl_parse(const struct ctl_cmd *cmd, unsigned allowed, int argc, char **argv,
+                     struct ctl_args *a)
+{
+    int ch;
+
+    memset(a, 0, sizeof(*a));
+    optind = 0; /* glibc: a full restart (the global options were parsed with "+") */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":h", ctl_longopts, NULL)) != -1) {
+        unsigned bit = ctl_opt_bit(ch);
+
+        if (ch == 'h') {
+            printf("usage: policyctl [global options] %s\n", cmd->usage);
+            return -1;
+        }
+        if (bit == 0 || !(allowed & bit))
+            return ctl_fail(CTL_USAGE, "%s: unknown or misplaced option %s; usage: %s",
+                            cmd->name, argv[optind - 1], cmd->usage);
+        a->seen |= bit;
+        if ((ch == 'O' && !ctl_number(optarg, &a->offset)) ||
+            (ch == 'l' && !ctl_number(optarg, &a->limit)))
+            return ctl_fail(CTL_USAGE, "%s: %s wants a number", cmd->name, argv[optind - 1]);
+        if (ch == 'r')
+            a->reason = optarg;
+        else if (ch == 'd')
+            a->domain = optarg;
+        else if (ch == 'R')
+            a->ref = optarg;
+        else if (ch == 'o')
+            a->oper = optarg;
+    }
+    a->pos = argv + optind;
+    a->npos = argc - optind;
+    return CTL_OK;
+}
+
+/* ctl_operator - --operator, else $SUDO_USER under sudo, else the login name. */
+static void ctl_set_operator(json_t *req, const struct ctl_args *a)
+{
+    const char *sudo = getenv("SUDO_USER");
+    struct passwd *pw;
+    char uid[32];
+
+    if (a->oper != NULL) {
+        json_object_set_new(req, "operator", json_string(a->oper));
+    } else if (getuid() == 0 && sudo != NULL && sudo[0] != '\0') {
+        json_object_set_new(req, "operator", json_string(sudo));
+    } else if ((pw = getpwuid(getuid())) != NULL) {
+        json_object_set_new(req, "operator", json_string(pw->pw_name));
+    } else {
+        snprintf(uid, sizeof(uid), "uid:%u", (unsigned)getuid());
+        json_object_set_new(req, "operator", json_string(uid));
+    }
+}
+
+static json_t *ctl_req(const char *cmd)
+{
+    return json_pack("{s:s}", "cmd", cmd);
+}
+
+static int ctl_want_args(const struct ctl_cmd *cmd, const struct ctl_args *a, int n)
+{
+    if (a->npos != n)
+        return ctl_fail(CTL_USAGE, "%s: %s; usage: %s", cmd->name,
+                        a->npos < n ? "missing argument" : "too many arguments", cmd->usage);
+    return CTL_OK;
+}
+
+static int ctl_cmd_simple(struct ctl *c, const struct ctl_cmd *cmd, const char *wire, int argc,
+                          char **argv, void (*print)(json_t *))
+{
+    struct ctl_args a;
+    int rc = ctl_parse(cmd, 0, argc, argv, &a);
+
+    if (rc != CTL_OK)
+        return rc < 0 ? CTL_OK : rc;
+    if ((rc = ctl_want_args(cmd, &a, 0)) != CTL_OK)
+        return rc;
+    return ctl_request(c, ctl_req(wire), print);
+}
+
+static int ctl_ping(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    return ctl_cmd_simple(c, cmd, "ping", argc, argv, ctl_print_ping);
+}
+
+/* ctl_status - the daemon's status; "status USER" is "show USER", as the issue spells it. */
+static int ctl_status(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    if (argc == 2 && argv[1][0] != '-')
+        return ctl_request(c, json_pack("{s:s, s:s}", "cmd", "show", "user", argv[1]),
+                           ctl_print_show);
+    return ctl_cmd_simple(c, cmd, "status", argc, argv, ctl_print_status);
+}
+
+static int ctl_metrics(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    return ctl_cmd_simple(c, cmd, "metrics", argc, argv, ctl_print_metrics);
+}
+
+/* ctl_show - show USER, and history USER (the same request, printed in part). */
+static int ctl_show(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    struct ctl_args a;
+    int rc = ctl_parse(cmd, 0, argc, argv, &a);
+
+    if (rc != CTL_OK)
+        return rc < 0 ? CTL_OK : rc;
+    if ((rc = ctl_want_args(cmd, &a, 1)) != CTL_OK)
+        return rc;
+    return ctl_request(c, json_pack("{s:s, s:s}", "cmd", "show", "user", a.pos[0]),
+                       strcmp(cmd->name, "history") == 0 ? ctl_print_history_only
+                                                         : ctl_print_show);
+}
+
+/* ctl_list - one page, or with --all every page (--json prints one line per page). */
+static int ctl_list(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    struct ctl_args a;
+    json_t *req, *reply;
+    char *raw;
+    int rc = ctl_parse(cmd, O_REASON | O_DOMAIN | O_OFFSET | O_LIMIT | O_ALL | O_BLOCKED, argc,
+                       argv, &a);
+
+    if (rc != CTL_OK)
+        return rc < 0 ? CTL_OK : rc;
+    if ((rc = ctl_want_args(cmd, &a, 0)) != CTL_OK)
+        return rc;
+    for (;;) {
+        req = json_pack("{s:s, s:I}", "cmd", "list", "offset", (json_int_t)a.offset);
+        if (a.reason != NULL)
+            json_object_set_new(req, "reason", json_string(a.reason));
+        if (a.domain != NULL)
+            json_object_set_new(req, "domain", json_string(a.domain));
+        if (a.seen & O_LIMIT)
+            json_object_set_new(req, "limit", json_integer(a.limit));
+        if (!(a.seen & O_ALL))
+            return ctl_request(c, req, ctl_print_list);
+        if ((rc = ctl_call(c, req, &raw, &reply)) != CTL_OK)
+            return rc;
+        if (c->json)
+            printf("%s\n", raw);
+        free(raw);
+        if (!json_is_true(json_object_get(reply, "ok"))) {
+            json_decref(reply);
+            return ctl_fail(CTL_ERR, "list failed (see --json)");
+        }
+        if (!c->json)
+            ctl_print_list(reply);
+        rc = json_is_integer(json_object_get(reply, "next_offset"));
+        a.offset = ctl_int(reply, "next_offset", NULL);
+        json_decref(reply);
+        if (!rc)
+            return CTL_OK;
+    }
+}
+
+static int ctl_block(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    bool unblock = strcmp(cmd->name, "unblock") == 0;
+    struct ctl_args a;
+    json_t *req;
+    int rc = ctl_parse(cmd, O_REASON | O_OPERATOR | (unblock ? O_REF | O_FP : 0), argc, argv,
+                       &a);
+
+    if (rc != CTL_OK)
+        return rc < 0 ? CTL_OK : rc;
+    if ((rc = ctl_want_args(cmd, &a, 1)) != CTL_OK)
+        return rc;
+    if (a.reason == NULL)
+        return ctl_fail(CTL_USAGE, "%s: --reason is required (it goes into the audit trail)",
+                        cmd->name);
+    req = json_pack("{s:s, s:s, s:s}", "cmd", cmd->name, "user", a.pos[0], "reason", a.reason);
+    if (a.ref != NULL)
+        json_object_set_new(req, "ref", json_string(a.ref));
+    if (a.seen & O_FP)
+        json_object_set_new(req, "false_positive", json_true());
+    ctl_set_operator(req, &a);
+    return ctl_request(c, req, unblock ? ctl_print_unblock : ctl_print_block);
+}
+
+/* ctl_override_arg - "name=value" into set, "name=" into clear; the overrides_file names
+ * (rcpt_hour, ...) are taken for the lim_* fields. */
+static int ctl_override_arg(const char *arg, json_t *set, json_t *clear)
+{
+    static const char *const alias[][2] = {{"rcpt_hour", "lim_rcpt_hour"},
+                                           {"rcpt_day", "lim_rcpt_day"},
+                                           {"msg_hour", "lim_msg_hour"},
+                                           {"msg_day", "lim_msg_day"}};
+    const char *eq = strchr(arg, '=');
+    char name[64];
+    size_t i, n = eq != NULL ? (size_t)(eq - arg) : 0;
+
+    if (eq == NULL || n == 0 || n >= sizeof(name))
+        return ctl_fail(CTL_USAGE, "override: expected NAME=VALUE or NAME=, not \"%s\"", arg);
+    memcpy(name, arg, n);
+    name[n] = '\0';
+    for (i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+        if (strcmp(name, alias[i][0]) == 0)
+            snprintf(name, sizeof(name), "%s", alias[i][1]);
+    if (jsonreq_ovr_lookup(name, strlen(name)) < 0)
+        return ctl_fail(CTL_USAGE, "override: no setting \"%s\"", name);
+    if (eq[1] == '\0')
+        json_array_append_new(clear, json_string(name));
+    else
+        json_object_set_new(set, name, json_string(eq + 1));
+    return CTL_OK;
+}
+
+static int ctl_override(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    struct ctl_args a;
+    json_t *req, *set = json_object(), *clear = json_array();
+    int rc = ctl_parse(cmd, O_DOMAIN | O_CLEAR | O_OPERATOR, argc, argv, &a), i, first;
+
+    first = a.domain != NULL ? 0 : 1;
+    if (rc == CTL_OK && a.domain == NULL && a.npos < 1)
+        rc = ctl_fail(CTL_USAGE, "override: which mailbox (or --domain)? usage: %s", cmd->usage);
+    for (i = first; rc == CTL_OK && i < a.npos; i++)
+        rc = ctl_override_arg(a.pos[i], set, clear);
+    if (rc != CTL_OK) {
+        json_decref(set);
+        json_decref(clear);
+        return rc < 0 ? CTL_OK : rc;
+    }
+    req = a.domain != NULL ? json_pack("{s:s, s:s}", "cmd", "override", "domain", a.domain)
+                           : json_pack("{s:s, s:s}", "cmd", "override", "user", a.pos[0]);
+    if (json_object_size(set) > 0)
+        json_object_set(req, "set", set);
+    if (a.seen & O_CLEAR)
+        json_object_set_new(req, "clear", json_true());
+    else if (json_array_size(clear) > 0)
+        json_object_set(req, "clear", clear);
+    if (json_object_size(set) > 0 || json_array_size(clear) > 0 || (a.seen & O_CLEAR))
+        ctl_set_operator(req, &a);
+    json_decref(set);
+    json_decref(clear);
+    return ctl_request(c, req, ctl_print_override);
+}
+
+static int ctl_audit(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    struct ctl_args a;
+    json_t *req;
+    int rc = ctl_parse(cmd, O_OFFSET | O_LIMIT, argc, argv, &a);
+
+    if (rc != CTL_OK)
+        return rc < 0 ? CTL_OK : rc;
+    if ((rc = ctl_want_args(cmd, &a, 0)) != CTL_OK)
+        return rc;
+    req = json_pack("{s:s, s:I}", "cmd", "audit", "offset", (json_int_t)a.offset);
+    if (a.seen & O_LIMIT)
+        json_object_set_new(req, "limit", json_integer(a.limit));
+    return ctl_request(c, req, ctl_print_audit);
+}
+
+/* ctl_raw - every line of standard input as a request; each answer line is printed. The
+ * exit status is that of the last answer (for scripts and tests). */
+static int ctl_raw(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    char *line = NULL, *reply = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = CTL_OK;
+
+    (void)cmd;
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        printf("usage: policyctl [global options] %s\n", cmd->usage);
+        return CTL_OK;
+    }
+    if ((rc = ctl_connect(c)) != CTL_OK)
+        return rc;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        if (line[n - 1] != '\n')
+            line[n++] = '\n'; /* getline leaves room for the NUL it wrote */
+        if ((rc = ctl_write_all(c, line, (size_t)n)) != CTL_OK ||
+            (rc = ctl_read_line(c, &reply)) != CTL_OK)
+            break;
+        printf("%s\n", reply);
+        rc = strstr(reply, "\"ok\":true") != NULL ? CTL_OK : CTL_ERR;
+        free(reply);
+    }
+    free(line);
+    return rc;
+}
+
+static const struct ctl_cmd ctl_cmds[] = {
+    {"ping", "ping", ctl_ping},
+    {"status", "status [USER]   (with USER: as show)", ctl_status},
+    {"stats", "stats   (as status)", ctl_status},
+    {"show", "show USER", ctl_show},
+    {"history", "history USER", ctl_show},
+    {"list", "list [--reason compromise|rate|manual|weak-password] [--domain DOMAIN] "
+             "[--offset N] [--limit N] [--all]",
+     ctl_list},
+    {"blocked", "blocked [--reason R] [--domain DOMAIN] [--offset N] [--limit N] [--all]",
+     ctl_list},
+    {"block", "block USER --reason TEXT [--operator NAME]", ctl_block},
+    {"unblock", "unblock USER --reason TEXT [--false-positive] [--ref REF] [--operator NAME]",
+     ctl_block},
+    {"override", "override USER|--domain DOMAIN [NAME=VALUE ...] [NAME= ...] [--clear] "
+                 "[--operator NAME]\n"
+                 "       NAME: exempt (yes/no), profile (none, bulk, outreach, system, "
+                 "traveller),\n"
+                 "       lim_rcpt_hour lim_rcpt_day lim_msg_hour lim_msg_day (or rcpt_hour "
+                 "...), raise_until\n"
+                 "       (unix time or +DURATION, e.g. +2h), raise_rcpt_hour raise_rcpt_day "
+                 "raise_msg_hour\n"
+                 "       raise_msg_day. NAME= deletes a setting; no NAME shows the settings.",
+     ctl_override},
+    {"metrics", "metrics", ctl_metrics},
+    {"audit", "audit [--offset N] [--limit N]", ctl_audit},
+    {"raw", "raw   (JSON requests on standard input, one per line; answers on standard "
+            "output)",
+     ctl_raw},
+};
+
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static void ctl_usage(FILE *out)
+{
+    size_t i;
+
+    fprintf(out, "usage: policyctl [-s SOCKET | -H HOST:PORT] [-t TOKEN_FILE] [-j|--json] "
+                 "[-T SECONDS] COMMAND ...\n\ncommands:\n");
+    for (i = 0; i < CTL_NCMDS; i++)
+        fprintf(out, "  %s\n", ctl_cmds[i].usage);
+    fprintf(out, "\n\"policyctl COMMAND --help\" shows one command. The socket defaults to "
+                 "$POLICYD_STATUS_SOCKET,\nelse " CTL_DEFAULT_SOCKET ". Exit status: 0 ok, "
+                 "1 the daemon answered an error, 2 usage,\n3 cannot connect or no answer, "
+                 "4 permission denied.\n");
+}
+
+/* ctl_read_token - the first line of a token file. */
+static int ctl_read_token(struct ctl *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char buf[CTL_TOKEN_MAX + 2];
+    size_t n;
+
+    if (f == NULL)
+        return ctl_fail(errno == EACCES ? CTL_DENIED : CTL_USAGE, "cannot read %s: %s", path,
+                        strerror(errno));
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '\0')
+        return ctl_fail(CTL_USAGE, "%s: empty token", path);
+    c->token = strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return CTL_OK;
+}
+
+/* ctl_global - the options before the command; the index of the command, or -1. */
+static int ctl_global(struct ctl *c, int argc, char **argv, int *rc)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int ch;
+
+    *rc = CTL_OK;
+    while ((ch = getopt_long(argc, argv, "+s:H:t:jT:h", opts, NULL)) != -1) {
+        if (ch == 's')
+            c->socket_path = optarg;
+        else if (ch == 'H')
+            c->hostport = optarg;
+        else if (ch == 't')
+            *rc = ctl_read_token(c, optarg);
+        else if (ch == 'j')
+            c->json = true;
+        else if (ch == 'T')
+            c->timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 10;
+        else if (ch == 'h')
+            ctl_usage(stdout), *rc = -1;
+        else
+            *rc = CTL_USAGE;
+        if (*rc != CTL_OK)
+            return -1;
+    }
+    if (optind >= argc) {
+        ctl_usage(stderr);
+        *rc = CTL_USAGE;
+        return -1;
+    }
+    return optind;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl c = {NULL, NULL, NULL, false, 10, -1, NULL, 0};
+    const char *env = getenv("POLICYD_STATUS_SOCKET");
+    int first, rc;
+    size_t i;
+
+    c.socket_path = env != NULL && env[0] != '\0' ? env : CTL_DEFAULT_SOCKET;
+    if ((first = ctl_global(&c, argc, argv, &rc)) < 0)
+        return rc < 0 ? CTL_OK : rc == CTL_USAGE ? (ctl_usage(stderr), CTL_USAGE) : rc;
+    for (i = 0; i < CTL_NCMDS; i++)
+        if (strcmp(argv[first], ctl_cmds[i].name) == 0)
+            break;
+    if (i == CTL_NCMDS) {
+        ctl_fail(CTL_USAGE, "unknown command \"%s\"", argv[first]);
+        ctl_usage(stderr);
+        return CTL_USAGE;
+    }
+    rc = ctl_cmds[i].run(&c, &ctl_cmds[i], argc - first, argv + first);
+    if (c.fd >= 0)
+        close(c.fd);
+    if (c.token != NULL)
+        explicit_bzero(c.token, strlen(c.token));
+    free(c.token);
+    free(c.rbuf);
+    return rc;
+}
