@@ -70,7 +70,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ldap/ldapesc.h"
 #include "policyd/config.h"
+#include "policyd/partnermap.h"
 #include "policyd/util.h"
 
 #define CFG_FILE_MAX (1024 * 1024) /* bytes in policyd.conf */
@@ -123,6 +125,7 @@ union cfg_value {
 };
 
 static const char *cfg_chk_listen(const char *v);
+static const char *cfg_chk_status_listen(const char *v);
 static const char *cfg_chk_redis(const char *v);
 static const char *cfg_chk_prefix(const char *v);
 static const char *cfg_chk_abspath(const char *v);
@@ -130,12 +133,16 @@ static const char *cfg_chk_user(const char *v);
 static const char *cfg_chk_domain(const char *v);
 static const char *cfg_chk_ident(const char *v);
 static const char *cfg_chk_reftext(const char *v);
+static const char *cfg_chk_ldap_uri(const char *v);
+static const char *cfg_chk_ldap_filter(const char *v);
 
 static const char *const cfg_facilities[] = {"mail",   "daemon", "user",   "local0", "local1",
                                              "local2", "local3", "local4", "local5", "local6",
                                              "local7", NULL};
 static const char *const cfg_login_match[] = {"none", "address", "domain", "map", NULL};
 static const char *const cfg_modes[] = {"enforce", "observe", NULL};
+static const char *const cfg_ldap_time_attrs[] = {"auto", "pwdLastSet", "pwdChangedTime",
+                                                  "shadowLastChange", NULL};
 
 /* Table rows by type; F is the field, for most keys the parameter's own name. */
 #define OFF(f) offsetof(struct pd_config, f)
@@ -195,6 +202,46 @@ static const struct cfg_entry cfg_table[] = {
     DUR(probation_period, "7d", 0, 365 * MS_PER_DAY, probation_period_ms),
     /* rule thresholds: one integer per row of RULES_PARAMS */
     RULES_PARAMS(RULE)
+    /* status socket */
+    {"status_listen", CFG_LIST, "unix:/run/policyd/status.sock", 0, CFG_LIST_MAX,
+     OFF(status_listen), 0, cfg_chk_status_listen, NULL, 0},
+    {"status_socket_mode", CFG_MODE, "0660", 0, 0777, OFF(status_socket_mode), 0, NULL, NULL, 0},
+    STR(status_socket_group, "", 0, CFG_USER_MAX, cfg_chk_user),
+    STR(status_admin_group, "", 0, CFG_USER_MAX, cfg_chk_user),
+    PATH(status_token_file),
+    PATH(status_read_token_file),
+    INT(status_audit_max, "10000", 10, 1000000),
+    /* partner alerts */
+    BOOL(alert_enabled, "no"),
+    PATH(alert_partner_map),
+    {"alert_abuse_desk", CFG_LIST, "", 0, PARTNERMAP_RCPT_MAX, OFF(alert_abuse_desk), 0,
+     partnermap_check_address, NULL, 0},
+    STR(alert_from, "policyd@localhost", 1, PARTNERMAP_ADDR_MAX, partnermap_check_address),
+    STR(alert_helpdesk, "", 0, 200, NULL),
+    STR(alert_sendmail_path, "/usr/sbin/sendmail", 1, CFG_PATH_MAX, cfg_chk_abspath),
+    DUR(alert_sendmail_timeout, "60s", MS_PER_S, 3600 * MS_PER_S, alert_sendmail_timeout_ms),
+    BOOL(alert_on_block, "yes"),
+    BOOL(alert_on_unblock, "yes"),
+    INT(alert_partner_hourly_cap, "10", 0, 1000000),
+    DUR(alert_digest_window, "15m", MS_PER_S, MS_PER_DAY, alert_digest_window_ms),
+    INT(alert_wave_threshold, "100", 0, 1000000),
+    DUR(alert_wave_window, "10m", MS_PER_S, MS_PER_DAY, alert_wave_window_ms),
+    INT(alert_retry_max, "8", 1, 100),
+    DUR(alert_retry_delay, "1m", 100, 3600 * MS_PER_S, alert_retry_delay_ms),
+    /* LDAP / Active Directory poller */
+    {"ldap_uri", CFG_LIST, "", 0, 16, OFF(ldap_uri), 0, cfg_chk_ldap_uri, NULL, 0},
+    BOOL(ldap_start_tls, "no"),
+    PATH(ldap_ca_file),
+    STR(ldap_bind_dn, "", 0, 1024, NULL),
+    PATH(ldap_bind_password_file),
+    STR(ldap_search_base, "", 0, 1024, NULL),
+    STR(ldap_query_filter, "(mail=%s)", 1, LDAPESC_TEMPLATE_MAX, cfg_chk_ldap_filter),
+    ENUM(ldap_password_time_attribute, "auto", cfg_ldap_time_attrs),
+    DUR(ldap_poll_interval, "60s", MS_PER_S, MS_PER_DAY, ldap_poll_interval_ms),
+    INT(ldap_batch_size, "500", 1, 1000),
+    DUR(ldap_timeout, "10s", 100, 300 * MS_PER_S, ldap_timeout_ms),
+    DUR(ldap_clock_skew, "10s", 0, 3600 * MS_PER_S, ldap_clock_skew_ms),
+    BOOL(ldap_trust_admin_reset, "no"),
 };
 
 #undef OFF
@@ -382,6 +429,19 @@ static const char *cfg_chk_listen(const char *v)
     return "expected inet:HOST:PORT or unix:/PATH";
 }
 
+/* cfg_chk_status_listen - as listen, but TCP only on a loopback address: the status
+ * socket speaks plain text and its tokens must not cross a network. */
+static const char *cfg_chk_status_listen(const char *v)
+{
+    const char *bad = cfg_chk_listen(v);
+
+    if (bad != NULL || strncmp(v, "inet:", 5) != 0)
+        return bad;
+    if (strncmp(v + 5, "127.", 4) != 0 && strncmp(v + 5, "[::1]:", 6) != 0)
+        return "the status socket listens on loopback only (127.0.0.0/8 or [::1])";
+    return NULL;
+}
+
 /* cfg_chk_redis - HOST:PORT (a host name is allowed) or unix:/PATH. */
 static const char *cfg_chk_redis(const char *v)
 {
@@ -452,6 +512,21 @@ static const char *cfg_chk_reftext(const char *v)
         v++;
     }
     return NULL;
+}
+
+/* cfg_chk_ldap_uri - one LDAP URI; libldap parses the rest when it connects. */
+static const char *cfg_chk_ldap_uri(const char *v)
+{
+    if (strncasecmp(v, "ldap://", 7) != 0 && strncasecmp(v, "ldaps://", 8) != 0 &&
+        strncasecmp(v, "ldapi://", 8) != 0)
+        return "expected ldap://HOST[:PORT], ldaps://HOST[:PORT] or ldapi://PATH";
+    return NULL;
+}
+
+/* cfg_chk_ldap_filter - a filter template with %s, %u, %d (see ldap/ldapesc.c). */
+static const char *cfg_chk_ldap_filter(const char *v)
+{
+    return ldapesc_template_check(v);
 }
 
 /* cfg_chk_action - a Postfix access(5) action: a known first word or a 4xx/5xx code. */
@@ -831,6 +906,9 @@ void cfg_free_fields(struct pd_config *cfg)
     cfg->path = NULL;
     cfg_wipe(&cfg->redis_password);
     cfg_wipe(&cfg->recipient_hash_key);
+    cfg_wipe(&cfg->status_token);
+    cfg_wipe(&cfg->status_read_token);
+    cfg_wipe(&cfg->ldap_bind_password);
 }
 
 struct pd_config *cfg_ref(struct pd_config *cfg)
@@ -1097,15 +1175,42 @@ int cfg_set(struct pd_config *cfg, const char *name, const char *value, struct p
     return rc;
 }
 
+/* cfg_check_ldap - the LDAP poller's keys that depend on each other. */
+static int cfg_check_ldap(const struct pd_config *cfg, struct pd_err *err)
+{
+    size_t i;
+
+    if (cfg->ldap_bind_dn[0] != '\0' && cfg->ldap_bind_password_file[0] == '\0')
+        return cfg_fail(err, CFG_ERR_CHECK, 0,
+                        "ldap_bind_dn needs ldap_bind_password_file (a DN without a password "
+                        "is an unauthenticated bind)");
+    if (cfg->ldap_bind_dn[0] == '\0' && cfg->ldap_bind_password_file[0] != '\0')
+        return cfg_fail(err, CFG_ERR_CHECK, 0, "ldap_bind_password_file needs ldap_bind_dn");
+    if (cfg->ldap_uri.n > 0 && cfg->ldap_search_base[0] == '\0')
+        return cfg_fail(err, CFG_ERR_CHECK, 0, "ldap_uri needs ldap_search_base");
+    for (i = 0; cfg->ldap_start_tls && i < cfg->ldap_uri.n; i++)
+        if (strncasecmp(cfg->ldap_uri.v[i], "ldaps://", 8) == 0)
+            return cfg_fail(err, CFG_ERR_CHECK, 0,
+                            "ldap_start_tls = yes with an ldaps:// URI (ldaps is TLS already)");
+    return 0;
+}
+
 /* cfg_check - parameters that are fine alone but contradict each other. */
 int cfg_check(const struct pd_config *cfg, struct pd_err *err)
 {
+    int rc;
+
     err->msg[0] = '\0';
     err->line = 0;
     if (cfg->listen.n == 0)
         return cfg_fail(err, CFG_ERR_CHECK, 0, "listen must name at least one listener");
     if (strcmp(cfg->sender_login_match, "map") == 0 && cfg->sender_login_maps[0] == '\0')
         return cfg_fail(err, CFG_ERR_CHECK, 0, "sender_login_match = map needs sender_login_maps");
+    if (cfg->alert_enabled && cfg->alert_partner_map[0] == '\0' && cfg->alert_abuse_desk.n == 0)
+        return cfg_fail(err, CFG_ERR_CHECK, 0,
+                        "alert_enabled = yes needs alert_partner_map or alert_abuse_desk");
+    if ((rc = cfg_check_ldap(cfg, err)) < 0)
+        return rc;
     if (cfg->limit_recipients_per_hour > 0 && cfg->limit_recipients_per_day > 0 &&
         cfg->limit_recipients_per_hour > cfg->limit_recipients_per_day)
         return cfg_fail(err, CFG_ERR_CHECK, 0,
@@ -1289,6 +1394,23 @@ int cfg_reload(struct pd_config **out, const char *path, const char *const *over
                                           prev->recipient_hash_key, &cfg->recipient_hash_key)))
         rc = cfg_read_secret("recipient_hash_key_file", cfg->recipient_hash_key_file,
                              &cfg->recipient_hash_key, err);
+    if (rc == 0 && !(prev != NULL && cfg_keep_secret(cfg->status_token_file,
+                                                     prev->status_token_file,
+                                                     prev->status_token, &cfg->status_token)))
+        rc = cfg_read_secret("status_token_file", cfg->status_token_file, &cfg->status_token,
+                             err);
+    if (rc == 0 &&
+        !(prev != NULL && cfg_keep_secret(cfg->status_read_token_file,
+                                          prev->status_read_token_file, prev->status_read_token,
+                                          &cfg->status_read_token)))
+        rc = cfg_read_secret("status_read_token_file", cfg->status_read_token_file,
+                             &cfg->status_read_token, err);
+    if (rc == 0 &&
+        !(prev != NULL && cfg_keep_secret(cfg->ldap_bind_password_file,
+                                          prev->ldap_bind_password_file, prev->ldap_bind_password,
+                                          &cfg->ldap_bind_password)))
+        rc = cfg_read_secret("ldap_bind_password_file", cfg->ldap_bind_password_file,
+                             &cfg->ldap_bind_password, err);
     free(buf);
     if (rc < 0) {
         cfg_unref(cfg);

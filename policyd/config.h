@@ -81,6 +81,50 @@ struct pd_config {
     long long learning_min_messages;
     int64_t probation_period_ms;
     struct rules_params rules;     /* one key per threshold, see ratelimit/rules_params.h */
+
+    /* status socket (helpdesk issue) */
+    struct cfg_list status_listen; /* "unix:PATH" and "inet:LOOPBACK:PORT"; empty = off */
+    unsigned status_socket_mode;   /* octal, e.g. 0660 */
+    char *status_socket_group;     /* "" = the run user's group */
+    char *status_admin_group;      /* unix peers in it may change things ("" = root, run_user) */
+    char *status_token_file;       /* admin bearer token, e.g. for TCP callers; "" = none */
+    char *status_token;            /* read from status_token_file; never printed */
+    char *status_read_token_file;  /* read-only bearer token; "" = none */
+    char *status_read_token;       /* read from status_read_token_file; never printed */
+    long long status_audit_max;    /* entries kept in the audit list */
+
+    /* partner alerts (alert issue) */
+    bool alert_enabled;
+    char *alert_partner_map;           /* domain -> partner addresses file; "" = none */
+    struct cfg_list alert_abuse_desk;  /* a copy of every alert, and the wave alerts */
+    char *alert_from;                  /* envelope sender and From: */
+    char *alert_helpdesk;              /* contact text in the body; "" = none */
+    char *alert_sendmail_path;
+    int64_t alert_sendmail_timeout_ms;
+    bool alert_on_block;
+    bool alert_on_unblock;
+    long long alert_partner_hourly_cap; /* single alerts per partner and hour (0 = no cap) */
+    int64_t alert_digest_window_ms;    /* past the cap, events gathered this long: one mail */
+    long long alert_wave_threshold;    /* this many blocks across the service (0 = off) ... */
+    int64_t alert_wave_window_ms;      /* ... within this time: one mail to the abuse desk */
+    long long alert_retry_max;         /* delivery attempts of one alert */
+    int64_t alert_retry_delay_ms;      /* before the first retry; doubles up to 1 h */
+
+    /* LDAP / Active Directory poller (password-change issue) */
+    struct cfg_list ldap_uri;          /* ldap://, ldaps://, ldapi://, tried in order; empty = off */
+    bool ldap_start_tls;
+    char *ldap_ca_file;                /* "" = the system's CAs */
+    char *ldap_bind_dn;                /* "" = anonymous */
+    char *ldap_bind_password_file;
+    char *ldap_bind_password;          /* read from ldap_bind_password_file; never printed */
+    char *ldap_search_base;
+    char *ldap_query_filter;           /* template with %s %u %d, see ldap/ldapesc.h */
+    char *ldap_password_time_attribute; /* auto | pwdLastSet | pwdChangedTime | shadowLastChange */
+    int64_t ldap_poll_interval_ms;
+    long long ldap_batch_size;
+    int64_t ldap_timeout_ms;
+    int64_t ldap_clock_skew_ms;
+    bool ldap_trust_admin_reset;
 };
 
 /* Return codes (0 = success). cfg_strerror() names them. */

@@ -60,6 +60,7 @@
 #include "ratelimit/trackargs.h"
 
 #define DECIDE_KEY_RETRY_MS 50
+#define DECIDE_KEY_CHECK_MS 30000 /* re-check the shared key: Redis may have lost it */
 #define DECIDE_HISTORY_MAX 50
 #define DECIDE_HISTORY_TTL (400LL * 86400)
 
@@ -77,6 +78,7 @@ struct decide {
     uint8_t hash_key[SIPHASH_KEY_LEN];
     bool key_ready;
     bool key_from_file;
+    char key_text[33]; /* the shared key as Redis holds it (32 hex digits) */
     uv_timer_t key_timer;
     uint64_t ref_state; /* xorshift state for reference ids */
     struct domcache *domcache; /* per-domain overrides; the file's mailbox entries */
@@ -139,18 +141,48 @@ static void decide_key_from_text(struct decide *d, const char *text, size_t len)
     d->key_ready = true;
 }
 
+/*
+ * decide_on_key - the shared key as Redis holds it. Every node must hash with the same
+ * key: a Redis that lost its data (restart without persistence, FLUSHALL, failover to an
+ * empty replica) gets our key back with SET NX, so nodes started later adopt it; if
+ * Redis holds another key (another node won the race after the loss), we adopt that one.
+ */
 static void decide_on_key(void *arg, int status, const struct track_reply *rep)
 {
     struct decide *d = arg;
+    uint64_t next = DECIDE_KEY_RETRY_MS;
 
     if (status == TRACK_OK && rep->npairs == 1 && !rep->pairs[0].is_int &&
-        rep->pairs[0].sval_len >= 32) {
-        decide_key_from_text(d, rep->pairs[0].sval, rep->pairs[0].sval_len);
-        log_info("recipient hash key: shared key from Redis in use");
-        return;
+        rep->pairs[0].sval_len == 32) {
+        const char *v = rep->pairs[0].sval;
+
+        if (!d->key_ready) {
+            log_info("recipient hash key: shared key from Redis in use");
+        } else if (memcmp(v, d->key_text, 32) != 0) {
+            log_warn("recipient hash key: Redis holds another shared key than ours (Redis "
+                     "lost its data and another node wrote first?): adopting it");
+        }
+        memcpy(d->key_text, v, 32);
+        d->key_text[32] = '\0';
+        decide_key_from_text(d, v, 32);
+        next = DECIDE_KEY_CHECK_MS;
+    } else if (status == TRACK_OK && d->key_ready) {
+        next = DECIDE_KEY_CHECK_MS; /* not a key we wrote: keep ours, try again later */
+        log_warn("recipient hash key: unexpected value in Redis; keeping ours");
+    } else if (d->key_ready) {
+        next = DECIDE_KEY_CHECK_MS;
     }
     if (!uv_is_closing((uv_handle_t *)&d->key_timer))
-        uv_timer_start(&d->key_timer, decide_fetch_key, DECIDE_KEY_RETRY_MS, 0);
+        uv_timer_start(&d->key_timer, decide_fetch_key, next, 0);
+}
+
+/* decide_on_redis_up - Redis is back: check at once that it still holds our key. */
+static void decide_on_redis_up(void *arg)
+{
+    struct decide *d = arg;
+
+    if (!d->key_from_file && !uv_is_closing((uv_handle_t *)&d->key_timer))
+        uv_timer_start(&d->key_timer, decide_fetch_key, 0, 0);
 }
 
 /* decide_fetch_key - SET NX a random key, then GET the one that won (pipelined). */
@@ -164,10 +196,14 @@ static void decide_fetch_key(uv_timer_t *t)
     size_t setl[5], getl[2];
     int i;
 
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        log_fatal("getrandom: cannot make a recipient hash key");
-    for (i = 0; i < 16; i++)
-        snprintf(val + 2 * i, 3, "%02x", rnd[i]);
+    if (d->key_ready) {
+        memcpy(val, d->key_text, sizeof(val)); /* ours, in case Redis lost it */
+    } else {
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+            log_fatal("getrandom: cannot make a recipient hash key");
+        for (i = 0; i < 16; i++)
+            snprintf(val + 2 * i, 3, "%02x", rnd[i]);
+    }
     snprintf(name, sizeof(name), "%s%s:hashkey", cfg->redis_key_prefix, KEYS_SCHEMA);
     setl[0] = 3, setl[1] = strlen(name), setl[2] = 32, setl[3] = 2;
     getl[0] = 3, getl[1] = setl[1];
@@ -226,6 +262,7 @@ struct decide *decide_new(struct pd_server *srv)
     d->s_track = track_script_index(d->track, "track");
     d->s_block = track_script_index(d->track, "block");
     d->s_unblock = track_script_index(d->track, "unblock");
+    track_on_up(d->track, decide_on_redis_up, d);
     if (d->s_track < 0 || d->s_block < 0 || d->s_unblock < 0)
         log_panic("embedded Lua scripts missing (track, block, unblock)");
     uv_timer_init(srv->loop, &d->key_timer);

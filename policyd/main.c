@@ -14,6 +14,8 @@
  *      -t        check the configuration and exit 0 (good) or 1 (bad), like nginx -t
  *      -v        verbose (debug) logging; twice for more
  *      -o n=v    override one setting, as Postfix's -o does (kept across SIGHUP)
+ *      --import-blocks LIST [--reason R]   block the mailboxes listed in LIST (reason R,
+ *                default weak-password) and exit; see importblk(3)
  *
  *      SIGTERM/SIGINT stop accepting, let requests in flight be answered, and exit within
  *      5 s. SIGHUP reloads the config without dropping connections; a bad new config is
@@ -37,10 +39,14 @@
 
 #include <uv.h>
 
+#include "ldap/poller.h"
+#include "policyd/alert.h"
 #include "policyd/config.h"
 #include "policyd/decide.h"
+#include "policyd/importblk.h"
 #include "policyd/log.h"
 #include "policyd/server.h"
+#include "policyd/status.h"
 #include "policyd/util.h"
 
 #define MAIN_STOP_GRACE_MS 4500
@@ -53,27 +59,46 @@ struct main_opts {
     int verbose;
     char **overrides; /* "name=value" from -o, re-applied at every reload */
     size_t noverrides;
+    const char *import_path;   /* --import-blocks LIST */
+    const char *import_reason; /* --reason R */
 };
 
 struct main_ctx {
     struct main_opts opts;
     struct pd_server srv;
     uv_signal_t sig_term, sig_int, sig_hup;
+    struct status *status; /* the helpdesk socket (policyctl) */
+    struct poller *poller; /* LDAP: unblock after a password change */
+    struct alert *alert;   /* partner alert mails */
 };
 
 static void main_usage(void)
 {
-    fprintf(stderr, "usage: policyd [-c FILE] [-f] [-n] [-t] [-v] [-o name=value ...]\n");
+    fprintf(stderr, "usage: policyd [-c FILE] [-f] [-n] [-t] [-v] [-o name=value ...]\n"
+                    "       policyd [-c FILE] [-o name=value ...] --import-blocks LIST "
+                    "[--reason REASON]\n");
     exit(1);
 }
 
 static void main_parse_args(struct main_opts *o, int argc, char **argv)
 {
+    enum { MAIN_OPT_IMPORT = 256, MAIN_OPT_REASON };
+    static const struct option longopts[] = {
+        {"import-blocks", required_argument, NULL, MAIN_OPT_IMPORT},
+        {"reason", required_argument, NULL, MAIN_OPT_REASON},
+        {NULL, 0, NULL, 0},
+    };
     int ch;
 
     o->config_path = CFG_DEFAULT_PATH;
-    while ((ch = getopt(argc, argv, "c:fnto:vh")) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:fnto:vh", longopts, NULL)) != -1) {
         switch (ch) {
+        case MAIN_OPT_IMPORT:
+            o->import_path = optarg;
+            break;
+        case MAIN_OPT_REASON:
+            o->import_reason = optarg;
+            break;
         case 'c':
             o->config_path = optarg;
             break;
@@ -97,7 +122,7 @@ static void main_parse_args(struct main_opts *o, int argc, char **argv)
             main_usage();
         }
     }
-    if (optind != argc)
+    if (optind != argc || (o->import_reason != NULL && o->import_path == NULL))
         main_usage();
 }
 
@@ -169,6 +194,9 @@ static void main_on_stop(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&m->sig_term, NULL);
     uv_close((uv_handle_t *)&m->sig_int, NULL);
     uv_close((uv_handle_t *)&m->sig_hup, NULL);
+    poller_stop(m->poller);
+    alert_stop(m->alert);
+    status_stop(m->status);
     server_stop(&m->srv, MAIN_STOP_GRACE_MS);
 }
 
@@ -184,6 +212,7 @@ static void main_on_reload(uv_signal_t *h, int signum)
         return;
     }
     server_reconfigure(&m->srv, cfg);
+    alert_reconfigure(m->alert, cfg);
     cfg_unref(cfg);
     log_info("reload: configuration %s loaded", m->opts.config_path);
 }
@@ -238,11 +267,17 @@ static int main_run(struct main_ctx *m, struct pd_config *cfg)
     server_init(&m->srv, loop, cfg);
     if (server_listen(&m->srv, err, sizeof(err)) < 0)
         log_fatal("%s", err);
+    m->status = status_new(&m->srv);
+    if (status_listen(m->status, err, sizeof(err)) < 0)
+        log_fatal("%s", err);
     main_drop_privileges(&m->srv, cfg);
     if (!m->opts.foreground)
         main_daemonize(loop);
     main_signals(m, loop);
     m->srv.decide = decide_new(&m->srv);
+    m->poller = poller_new(&m->srv);
+    m->alert = alert_new(loop, cfg, decide_track(m->srv.decide));
+    status_start(m->status);
     server_start(&m->srv);
     log_info("started, config %s", m->opts.config_path);
     uv_run(loop, UV_RUN_DEFAULT);
@@ -256,7 +291,10 @@ static int main_run(struct main_ctx *m, struct pd_config *cfg)
              (unsigned long long)m->srv.stats.proto_errors);
     if (rc != 0)
         log_warn("event loop closed with handles still open: %s", uv_strerror(rc));
+    m->poller = poller_free(m->poller);
+    m->status = status_free(m->status);
     server_free(&m->srv);
+    m->alert = alert_free(m->alert);
     log_close();
     return rc == 0 ? 0 : 1;
 }
@@ -272,6 +310,7 @@ int main(int argc, char **argv)
     main_parse_args(&m.opts, argc, argv);
     if ((cfg = main_load(&m.opts, NULL, msg, sizeof(msg))) == NULL) {
         fprintf(stderr, "policyd: fatal: %s\n", msg);
+        free(m.opts.overrides);
         return 1;
     }
     if (m.opts.test_only || m.opts.print_nondefault) {
@@ -282,6 +321,12 @@ int main(int argc, char **argv)
         cfg_unref(cfg);
         free(m.opts.overrides);
         return 0;
+    }
+    if (m.opts.import_path != NULL) {
+        rc = importblk_run(cfg, m.opts.import_path, m.opts.import_reason, m.opts.verbose);
+        cfg_unref(cfg);
+        free(m.opts.overrides);
+        return rc == 0 ? 0 : 1;
     }
     rc = main_run(&m, cfg);
     cfg_unref(cfg);

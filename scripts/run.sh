@@ -13,6 +13,10 @@ mkdir -p "$rundir"
 chmod 755 "$rundir"
 
 set -- -f -c "$conf"
+# The helpdesk socket goes under ./run/ unless the file names one: policyctl -s run/status.sock
+if ! grep -Eq '^[[:space:]]*status_listen[[:space:]]*=' "$conf"; then
+    set -- "$@" -o "status_listen=unix:$rundir/status.sock"
+fi
 redis_pid=
 if ! grep -Eq '^[[:space:]]*redis_server[[:space:]]*=' "$conf"; then
     sock=$rundir/redis.sock

@@ -122,6 +122,15 @@ class Redis:
                            capture_output=True, text=True, timeout=10)
         return r.stdout.strip()
 
+    def call(self, *args):
+        """One command over the unix socket, binary-safe (RESP): bytes, int, list, None;
+        an error reply raises RedisError. For values redis-cli would mangle."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(self.sock)
+            s.sendall(resp_command(args))
+            return RespReader(s).read()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
@@ -133,6 +142,61 @@ class Redis:
         self.proc.wait(10)
 
 
+class RedisError(Exception):
+    pass
+
+
+def resp_command(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class RespReader:
+    """Reads RESP2 replies from a socket."""
+
+    def __init__(self, sock):
+        self.s = sock
+        self.buf = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise RedisError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise RedisError("connection closed")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def read(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            raise RedisError(rest.decode("utf-8", "replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise RedisError("bad reply: %r" % line)
+
+
 class Policyd:
     """A real policyd in the foreground with its own config file and log file."""
 
@@ -142,8 +206,10 @@ class Policyd:
         self.sock = os.path.join(self.dir, "policy.sock")
         self.conf = os.path.join(self.dir, "policyd.conf")
         self.log = os.path.join(self.dir, "policyd.log")
+        self.status_sock = os.path.join(self.dir, "status.sock")
         base = {"listen": "inet:127.0.0.1:%d, unix:%s" % (self.port, self.sock),
-                "run_user": "", "unix_socket_mode": "0666"}
+                "run_user": "", "unix_socket_mode": "0666",
+                "status_listen": "unix:" + self.status_sock}
         base.update(conf_lines)
         self.settings = base
         self.write_conf(base)
