@@ -64,12 +64,9 @@
 #define DECIDE_HISTORY_MAX 50
 #define DECIDE_HISTORY_TTL (400LL * 86400)
 
-struct decide_stats {
-    uint64_t unauthenticated;
-    uint64_t fail_action;
-    uint64_t by_action[RULES_BLOCK + 1];
-    uint64_t blocks_written;
-};
+_Static_assert(RULES_BLOCK + 1 == DECIDE_ACTIONS, "decide_stats.by_action covers rules_action");
+
+const double decide_lat_bounds_ms[DECIDE_LAT_BUCKETS - 1] = {0.5, 1, 2, 5, 10, 25, 50, 100, 250};
 
 struct decide {
     struct pd_server *srv;
@@ -313,6 +310,14 @@ static void decide_finish(struct decide_req *r, const char *action, const char *
                           const char *extra)
 {
     double ms = (double)(uv_hrtime() - r->started) / 1e6;
+    struct decide_stats *st = &r->d->stats;
+    int b = 0;
+
+    while (b < DECIDE_LAT_BUCKETS - 1 && ms > decide_lat_bounds_ms[b])
+        b++;
+    st->lat_le[b]++;
+    st->lat_count++;
+    st->lat_sum_s += ms / 1000.0;
 
     log_info("conn=%08x user=%s client=%s rcpt=%s state=%s action=%s%s%s delay=%.1fms",
              r->conn->id, r->user_log, r->client_log, r->rcpt_log, r->state_log, action,
@@ -587,6 +592,7 @@ void decide_request(struct decide *d, struct pd_conn *conn, const struct proto_r
         return;
     }
     if (!decide_counted_state(state)) {
+        d->stats.not_counted++;
         decide_finish(r, "DUNNO", " verdict=NOT-COUNTED", "");
         return;
     }
@@ -644,4 +650,9 @@ struct track *decide_track(struct decide *d)
 const uint8_t *decide_hash_key(const struct decide *d)
 {
     return d->key_ready ? d->hash_key : NULL;
+}
+
+const struct decide_stats *decide_get_stats(const struct decide *d)
+{
+    return &d->stats;
 }

@@ -28,6 +28,7 @@
 
 #include <uv.h>
 
+#include "policyd/decide.h"
 #include "policyd/events.h"
 #include "policyd/server.h"
 #include "policyd/statuscmd.h"
@@ -102,6 +103,40 @@ static void metrics_redis(struct metrics_buf *b, const struct track *t)
                 "Redis calls answered with an error or while disconnected.", errors);
 }
 
+/* metrics_decide - verdicts by action and the decision latency histogram. */
+static void metrics_decide(struct metrics_buf *b, const struct decide_stats *d)
+{
+    static const char *const actions[DECIDE_ACTIONS] = {"pass", "watch", "defer", "hold",
+                                                         "block"};
+    unsigned long long cum = 0;
+    int i;
+
+    metrics_head(b, "verdicts_total", "counter",
+                 "Counted requests by verdict (in observe mode too, where the answer is DUNNO).");
+    for (i = 0; i < DECIDE_ACTIONS; i++)
+        metrics_printf(b, "policyd_verdicts_total{verdict=\"%s\"} %llu\n", actions[i],
+                       (unsigned long long)d->by_action[i]);
+    metrics_one(b, "unauthenticated_total", "counter",
+                "Requests without sasl_username (answered DUNNO, not counted).",
+                d->unauthenticated);
+    metrics_one(b, "fail_action_total", "counter",
+                "Requests answered with redis_fail_action (Redis down or slow).", d->fail_action);
+    metrics_one(b, "blocks_written_total", "counter",
+                "Block records written by this node's detection.", d->blocks_written);
+    metrics_head(b, "decision_seconds", "histogram",
+                 "Time from a complete request to its answer.");
+    for (i = 0; i < DECIDE_LAT_BUCKETS - 1; i++) {
+        cum += d->lat_le[i];
+        metrics_printf(b, "policyd_decision_seconds_bucket{le=\"%g\"} %llu\n",
+                       decide_lat_bounds_ms[i] / 1000.0, cum);
+    }
+    cum += d->lat_le[DECIDE_LAT_BUCKETS - 1];
+    metrics_printf(b, "policyd_decision_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+    metrics_printf(b, "policyd_decision_seconds_sum %.6f\n", d->lat_sum_s);
+    metrics_printf(b, "policyd_decision_seconds_count %llu\n",
+                   (unsigned long long)d->lat_count);
+}
+
 static void metrics_status(struct metrics_buf *b, const struct status *st)
 {
     const struct status_stats *s = &st->stats;
@@ -151,6 +186,8 @@ char *metrics_format(const struct status *st, long long blocked, bool blocked_kn
                 (unsigned long long)(tv.tv_sec - st->started_at));
     metrics_server(&b, st->srv);
     metrics_redis(&b, status_track(st));
+    if (st->srv->decide != NULL)
+        metrics_decide(&b, decide_get_stats(st->srv->decide));
     metrics_status(&b, st);
     metrics_events(&b, st);
     if (blocked_known)

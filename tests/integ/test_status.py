@@ -299,7 +299,7 @@ def garbage(p, redis):
             "after all of it the daemon runs and answers Postfix")
 
 
-METRIC = re.compile(r'^policyd_[a-z_]+(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? \d+$')
+METRIC = re.compile(r'^policyd_[a-z_]+(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? \d+(\.\d+)?$')
 
 
 def metrics(p):
@@ -315,8 +315,9 @@ def metrics(p):
                 continue
             assert METRIC.match(line), "bad metric line: %r" % line
             name = line.split("{")[0].split(" ")[0]
-            assert name in typed, "no TYPE for " + name
-            vals[line.rsplit(" ", 1)[0]] = int(line.rsplit(" ", 1)[1])
+            base = re.sub(r"_(bucket|sum|count)$", "", name)  # a histogram's series
+            assert name in typed or base in typed, "no TYPE for " + name
+            vals[line.rsplit(" ", 1)[0]] = float(line.rsplit(" ", 1)[1])
         return vals
 
     a = scrape()
@@ -331,6 +332,11 @@ def metrics(p):
             a['policyd_events_total{type="block",reason="manual"}'] + 1 and
             b["policyd_redis_up"] == 1,
             "metrics move with traffic and blocks")
+    S.check(b['policyd_verdicts_total{verdict="pass"}'] >=
+            a['policyd_verdicts_total{verdict="pass"}'] + 5 and
+            b["policyd_decision_seconds_count"] >= a["policyd_decision_seconds_count"] + 5 and
+            b['policyd_decision_seconds_bucket{le="+Inf"}'] == b["policyd_decision_seconds_count"],
+            "verdicts by action and the decision-time histogram count the requests")
     ctl(p, "unblock", "erin@example.com", "--reason", "metrics")
 
 
