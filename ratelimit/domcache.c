@@ -54,11 +54,11 @@
  *      the hash being too large, mailbox overrides written, writing failing or working
  *      again.
  * BUGS
- *      track(3) hands a reply over as at most TRACK_MAX_PAIRS (128) name/value pairs, so
- *      only 128 domains of the Redis hash are read (the rest is logged once); a larger
- *      table belongs in overrides_file. The mailbox index is read in pages for this
- *      reason. This file holds two jobs (the domain cache, writing mailboxes) that
- *      could be split.
+ *      The whole domains hash is read every DOMCACHE_POLL_MS (one HGETALL, up to
+ *      TRACK_MAX_REPLY_PAIRS entries; beyond that the rest is logged once): fine for
+ *      thousands of domains, wasteful for hundreds of thousands, which belong in
+ *      overrides_file. The mailbox index is read in pages of TRACK_MAX_PAIRS. This file
+ *      holds two jobs (the domain cache, writing mailboxes) that could be split.
  * SEE ALSO
  *      overrides(3), track(3), keys(3), ratelimit/lua/track.lua, override_set.lua.
  */
@@ -414,7 +414,7 @@ static void domcache_redis_notes(struct domcache *dc, size_t bad, const char *no
     if (bad > 0)
         log_warn("overrides: %s: %zu entries refused, %s", dc->domains_key, bad, note);
     if (dc->redis_truncated)
-        log_warn("overrides: %s has %lld domains, only %zu can be read (TRACK_MAX_PAIRS); "
+        log_warn("overrides: %s has %lld domains, only %zu can be read (TRACK_MAX_REPLY_PAIRS); "
                  "keep large tables in overrides_file",
                  dc->domains_key, dc->hlen, npairs);
 }

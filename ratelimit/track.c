@@ -214,6 +214,11 @@ static int track_pairs(const redisReply *rr, struct track_reply *out)
 
     out->npairs = 0;
     out->error = NULL;
+    out->pairs = out->inline_pairs;
+    if (rr->type == REDIS_REPLY_ARRAY && rr->elements / 2 > TRACK_MAX_PAIRS)
+        out->pairs = xcalloc(rr->elements / 2 < TRACK_MAX_REPLY_PAIRS ? rr->elements / 2
+                                                                      : TRACK_MAX_REPLY_PAIRS,
+                             sizeof(*out->pairs));
     if (rr->type == REDIS_REPLY_ERROR) {
         out->error = rr->str;
         return TRACK_ERR_REPLY;
@@ -228,7 +233,7 @@ static int track_pairs(const redisReply *rr, struct track_reply *out)
         p->sval_len = rr->str != NULL ? rr->len : 0;
         return TRACK_OK;
     }
-    for (i = 0; i + 1 < rr->elements && out->npairs < TRACK_MAX_PAIRS; i += 2) {
+    for (i = 0; i + 1 < rr->elements && out->npairs < TRACK_MAX_REPLY_PAIRS; i += 2) {
         const redisReply *n = rr->element[i], *v = rr->element[i + 1];
         struct track_pair *p = &out->pairs[out->npairs];
 
@@ -299,6 +304,8 @@ static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             log_warn("redis: %s: %.200s", r->script >= 0 ? t->scripts[r->script].name : "command",
                      view.error);
         track_answer(r, status, &view);
+        if (view.pairs != view.inline_pairs)
+            free(view.pairs);
     }
     track_req_free(r);
 }

@@ -31,7 +31,11 @@ enum track_status {
     TRACK_ERR_SCRIPT = -5,   /* no such script */
 };
 
+/* Pairs held inline in a reply view; a larger reply (HGETALL of a big hash) is viewed
+ * from the heap, up to TRACK_MAX_REPLY_PAIRS. Paged readers ask for TRACK_MAX_PAIRS at a
+ * time. */
 #define TRACK_MAX_PAIRS 128
+#define TRACK_MAX_REPLY_PAIRS (1u << 20)
 
 struct track_pair {
     const char *name;
@@ -44,7 +48,8 @@ struct track_pair {
 
 struct track_reply {
     size_t npairs;
-    struct track_pair pairs[TRACK_MAX_PAIRS];
+    struct track_pair *pairs; /* npairs of them: inline_pairs, or the heap */
+    struct track_pair inline_pairs[TRACK_MAX_PAIRS];
     const char *error; /* the Redis error text with TRACK_ERR_REPLY, else NULL */
 };
 
