@@ -471,6 +471,22 @@ static void decide_signals(struct rl_signals *sig, const struct track_reply *rep
     }
 }
 
+/* decide_freeze_day - a HOLD or BLOCK verdict: today is left out of the mailbox's baseline
+ * (track.lua reads the st field "nl" when the day rolls over), so an attack does not
+ * teach the rules that it is normal. Fire and forget, on the rare path only. */
+static void decide_freeze_day(struct decide_req *r)
+{
+    char st[KEYS_NAME_SIZE], day[24];
+    const char *argv[4] = {"HSET", st, "nl", day};
+    size_t lens[4];
+
+    if (decide_key(r, KEYS_SUFFIX_STATE, st, sizeof(st)) == 0)
+        return;
+    snprintf(day, sizeof(day), "%lld", (long long)(r->now_ms / 86400000));
+    lens[0] = 4, lens[1] = strlen(st), lens[2] = 2, lens[3] = strlen(day);
+    track_command(r->d->track, 4, argv, lens, decide_noop, NULL);
+}
+
 /* decide_on_track - track.lua answered: rules, then the reply (or the block first). */
 static void decide_on_track(void *arg, int status, const struct track_reply *rep)
 {
@@ -494,6 +510,8 @@ static void decide_on_track(void *arg, int status, const struct track_reply *rep
     in.learning_min_messages = r->cfg->learning_min_messages;
     in.hold_enabled = r->cfg->hold_enabled;
     rules_eval(&r->sig, &in, &r->v);
+    if (r->v.action == RULES_HOLD || r->v.action == RULES_BLOCK)
+        decide_freeze_day(r);
     if (r->v.action == RULES_BLOCK && r->v.ref[0] == '\0' &&
         strcmp(r->cfg->mode, "enforce") == 0) {
         decide_write_block(r);

@@ -11,7 +11,9 @@ SYNOPSIS
 KEYS (all of one mailbox, one hash tag: "<prefix>1:{<mailbox>}:<suffix>")
     KEYS[1] st   hash    counters: rings of 5-minute, hourly and daily buckets, the 28-day
                          baseline, first_seen, the two most recent messages;
-                         probation_until (written by the unblock script)
+                         probation_until (written by the unblock script); nl, the last
+                         day (epoch day number) with a HOLD or BLOCK verdict, written by
+                         decide: that day is left out of the baseline
     KEYS[2] kr   string  known recipients: 7-byte records (4 bytes of the recipient's
                          keyed hash, 3 of the 5-minute bucket it was last mailed in),
                          sorted by that bucket
@@ -183,15 +185,18 @@ end
 
 -- day_move - the daily ring: yesterday goes to its slot, and the baseline of the 28 days
 -- before today is computed once, as those days no longer change.
-local function day_move(d, p, vals, set, del)
+local function day_move(d, p, vals, set, del, frozen)
     if p.b == p.t then return end
     d[1] = p.b
     if p.fresh then return end
+    -- a day on which the mailbox was held or blocked is not learned: its traffic is
+    -- suspect (detection.md: no learning while held or blocked)
+    local learn = frozen ~= p.t
     local base = {0, 0, 0, 0, 0}
     for day = p.b - 28, p.b - 1 do
         local v = nil
         if day == p.t then
-            v = {d[2], d[3], d[4], d[5]}
+            if learn then v = {d[2], d[3], d[4], d[5]} end
         elseif not p.reset and day < p.t and day > p.t - p.n and vals['d' .. (day % p.n)] then
             v = {struct.unpack(DSLOT_FMT, vals['d' .. (day % p.n)])}
         end
@@ -203,7 +208,7 @@ local function day_move(d, p, vals, set, del)
             base[B_MSGS] = base[B_MSGS] + v[D_MSGS]
         end
     end
-    if not p.reset and d[2] + d[3] > 0 then
+    if not p.reset and learn and d[2] + d[3] > 0 then
         set[#set + 1] = 'd' .. (p.t % p.n)
         set[#set + 1] = struct.pack(DSLOT_FMT, math.min(d[2], SLOT_MAX), math.min(d[3], SLOT_MAX),
                                     math.min(d[4], SLOT_MAX), math.min(d[5], SLOT_MAX))
@@ -224,7 +229,7 @@ end
 -- state_load - the st hash with every ring moved to 'now' (in memory only: a request
 -- that counts nothing writes nothing).
 local function state_load(key, now)
-    local raw = redis.call('HMGET', key, 'f', 'h', 'd', 'i0', 'i1', 'probation_until')
+    local raw = redis.call('HMGET', key, 'f', 'h', 'd', 'i0', 'i1', 'probation_until', 'nl')
     local st = {key = key, i0 = raw[4] or nil, i1 = raw[5] or nil, set = {}, del = {},
                 probation_until = tonumber(raw[6]) or 0}
     -- a field of another length is not ours (or an older layout): start it again
@@ -249,7 +254,7 @@ local function state_load(key, now)
     end
     ring_move(st.f, pf, vals, st.set, st.del)
     ring_move(st.h, ph, vals, st.set, st.del)
-    day_move(st.d, pd, vals, st.set, st.del)
+    day_move(st.d, pd, vals, st.set, st.del, tonumber(raw[7]))
     return st
 end
 

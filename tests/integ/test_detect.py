@@ -467,6 +467,19 @@ def fp_newsletter(r, nodes, m):
     S.check(r.cli("EXISTS", blk_key(m.mb)) == "0" and
             not log_lines(nodes, "blocked: user=%s " % m.mb),
             "FP: ... no block record and no 'blocked:' line for it")
+    # the day of the HOLD is not learned: the next day's first request rolls the day over
+    # without storing it in the baseline ring
+    st = "pd:1:{%s}:st" % m.mb
+    day = (T0 + 2 * HOUR) // 86400
+    nl = r.call("HGET", st, "nl")
+    c = nodes[0].connect()
+    c.send(rcpt_req(m.mb, "sub0000@%s" % FREEMAIL[0], (day + 1) * 86400 + 9 * HOUR,
+                    "nl-roll.1", OFFICE % 33))
+    c.read_reply()
+    c.close()
+    S.check(nl == str(day).encode() and r.call("HEXISTS", st, "d%d" % (day % 35)) == 0,
+            "the day of the HOLD is marked (nl=%s) and left out of the baseline when the "
+            "day rolls over" % nl)
 
 
 def colleague(nodes, m, blocked_ref):
