@@ -45,7 +45,7 @@
  *      IMPORTBLK_CONNECT_MS, or a command failed: the summary says what was done) or
  *      IMPORTBLK_ERR_HASHKEY. Malformed lines are not an error.
  * SEE ALSO
- *      decide(3), track(3), keys(3), ratelimit/lua/block.lua, docs/keys.md.
+ *      decide(3), track(3), keys(3), ratelimit/lua/block.lua, docs/ARCHITECTURE.md (Redis key schema).
  */
 #include <errno.h>
 #include <stdio.h>

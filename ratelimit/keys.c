@@ -41,7 +41,7 @@
  *      Functions return 0 or a negative KEYS_ERR_* code (keys_strerror names it); the
  *      output is unspecified after an error. Nothing is truncated.
  * SEE ALSO
- *      docs/keys.md, siphash(3), trackargs(3), ratelimit/lua/track.lua.
+ *      docs/ARCHITECTURE.md (Redis key schema), siphash(3), trackargs(3), ratelimit/lua/track.lua.
  */
 #include <arpa/inet.h>
 #include <stdio.h>

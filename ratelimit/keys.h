@@ -6,7 +6,7 @@
  * keys - who a request is about, in the form Redis stores it: the normalised mailbox, its
  * hash-tagged key names, the keyed hashes of the recipient and its domain, and the client
  * network. Pure: no I/O, no logging, no allocation; every output goes to a caller buffer.
- * The key schema is documented in docs/keys.md.
+ * The key schema is documented in docs/ARCHITECTURE.md (Redis key schema).
  */
 
 #include <stdbool.h>
@@ -29,7 +29,7 @@
 #define KEYS_NET_SIZE 64         /* "unknown", "192.0.2.0/24", "2001:db8:1::/48" */
 #define KEYS_HEX64_SIZE 17
 
-/* The per-mailbox keys (the part after the hash tag); see docs/keys.md. */
+/* The per-mailbox keys (the part after the hash tag); see docs/ARCHITECTURE.md (Redis key schema). */
 #define KEYS_SUFFIX_STATE "st"  /* hash: counters, rings, baseline, recent messages */
 #define KEYS_SUFFIX_RCPTS "kr"  /* string: known recipients (hash + last-seen bucket) */
 #define KEYS_SUFFIX_DOMS "kd"   /* string: known recipient domains */

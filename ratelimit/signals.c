@@ -23,7 +23,7 @@
  *      signals_set_* return false for a name they do not know (a newer script talking to
  *      an older binary), or for a value of the wrong type; the struct is left unchanged.
  * SEE ALSO
- *      ratelimit/signals.h, ratelimit/lua/track.lua, docs/keys.md.
+ *      ratelimit/signals.h, ratelimit/lua/track.lua, docs/ARCHITECTURE.md (Redis key schema).
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  *      redisCommandArgv or redisAsyncCommandArgv. With sha == NULL the vector starts at
  *      numkeys, for track_eval(), which adds "EVALSHA <sha>" itself.
  *
- *      The order of KEYS and ARGV is the script's contract, written in docs/keys.md and
+ *      The order of KEYS and ARGV is the script's contract, written in docs/ARCHITECTURE.md (Redis key schema) and
  *      at the top of track.lua; ARGV[1] is TRACKARGS_API so a mismatch fails loudly.
  *
  *      Pure: no I/O, no allocation, no logging.
@@ -22,7 +22,7 @@
  *      0, or a negative TRACKARGS_ERR_* (trackargs_strerror); ta is unusable after an
  *      error. Nothing is truncated: an overlong text field is an error.
  * SEE ALSO
- *      keys(3), track(3), ratelimit/lua/track.lua, docs/keys.md.
+ *      keys(3), track(3), ratelimit/lua/track.lua, docs/ARCHITECTURE.md (Redis key schema).
  */
 #include <stdio.h>
 #include <string.h>

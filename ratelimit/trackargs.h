@@ -5,7 +5,7 @@
 /*
  * trackargs - the argument vector of one call of ratelimit/lua/track.lua:
  * "EVALSHA <sha> 6 KEYS[1..6] ARGV[1..22]", built from plain inputs into one owned buffer.
- * Pure: no I/O, no allocation. The layout is documented in docs/keys.md and at the top
+ * Pure: no I/O, no allocation. The layout is documented in docs/ARCHITECTURE.md (Redis key schema) and at the top
  * of track.lua; TRACKARGS_API is its version, checked by the script.
  */
 

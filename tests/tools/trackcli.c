@@ -30,7 +30,7 @@
  *      Exit 0 on success; 1 with "trackcli: ..." on stderr for a bad request, a Redis
  *      error reply or a lost connection; 2 for bad usage.
  * SEE ALSO
- *      tests/integ/test_track_lua.sh, scripts/measure-memory.sh, docs/keys.md.
+ *      tests/integ/test_track_lua.sh, scripts/measure-memory.sh, docs/ARCHITECTURE.md (Redis key schema).
  */
 #include <stdio.h>
 #include <stdlib.h>
