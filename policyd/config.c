@@ -126,6 +126,7 @@ union cfg_value {
 
 static const char *cfg_chk_listen(const char *v);
 static const char *cfg_chk_status_listen(const char *v);
+static const char *cfg_chk_metrics_listen(const char *v);
 static const char *cfg_chk_redis(const char *v);
 static const char *cfg_chk_prefix(const char *v);
 static const char *cfg_chk_abspath(const char *v);
@@ -211,6 +212,7 @@ static const struct cfg_entry cfg_table[] = {
     PATH(status_token_file),
     PATH(status_read_token_file),
     INT(status_audit_max, "10000", 10, 1000000),
+    STR(metrics_listen, "", 0, 64, cfg_chk_metrics_listen),
     /* partner alerts */
     BOOL(alert_enabled, "no"),
     PATH(alert_partner_map),
@@ -329,11 +331,8 @@ static char *cfg_quote(char *dst, size_t dstlen, const char *s, size_t len)
     return dst;
 }
 
-static int cfg_fail(struct pd_err *err, int code, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* cfg_fail - fill err and return code. */
-static int cfg_fail(struct pd_err *err, int code, int line, const char *fmt, ...)
+/* pd_err_set - fill err and return code (declared in config.h, shared by the parsers). */
+int pd_err_set(struct pd_err *err, int code, int line, const char *fmt, ...)
 {
     va_list ap;
 
@@ -440,6 +439,17 @@ static const char *cfg_chk_status_listen(const char *v)
     if (strncmp(v + 5, "127.", 4) != 0 && strncmp(v + 5, "[::1]:", 6) != 0)
         return "the status socket listens on loopback only (127.0.0.0/8 or [::1])";
     return NULL;
+}
+
+/* cfg_chk_metrics_listen - the Prometheus endpoint: inet:HOST:PORT on loopback only
+ * (the scrape carries no authentication), as status_listen's TCP entries. */
+static const char *cfg_chk_metrics_listen(const char *v)
+{
+    if (v[0] == '\0')
+        return NULL;
+    if (strncmp(v, "inet:", 5) != 0)
+        return "expected inet:127.0.0.1:PORT or inet:[::1]:PORT";
+    return cfg_chk_status_listen(v);
 }
 
 /* cfg_chk_redis - HOST:PORT (a host name is allowed) or unix:/PATH. */
@@ -837,7 +847,7 @@ static int cfg_apply(struct pd_config *cfg, const struct cfg_entry *e, const cha
 
     why[0] = '\0';
     if (cfg_parse_value(e, value, &v, why, sizeof(why)) < 0)
-        return cfg_fail(err, CFG_ERR_VALUE, line, "bad value for %s: \"%s\": %s", e->name,
+        return pd_err_set(err, CFG_ERR_VALUE, line, "bad value for %s: \"%s\": %s", e->name,
                         cfg_quote(q, sizeof(q), value, strlen(value)), why);
     cfg_store(cfg, e, &v);
     return 0;
@@ -1051,7 +1061,7 @@ static int cfg_pending_add(struct cfg_pending *p, const char *s, size_t n, struc
     size_t sep = (p->len > 0 && n > 0);
 
     if (p->len + sep + n > CFG_VALUE_MAX)
-        return cfg_fail(err, CFG_ERR_VALUE, p->line, "bad value for %s: value too long (max %d "
+        return pd_err_set(err, CFG_ERR_VALUE, p->line, "bad value for %s: value too long (max %d "
                         "bytes)", p->e->name, CFG_VALUE_MAX);
     if (p->len + sep + n + 1 > p->cap) {
         p->cap = p->len + sep + n + 1 < 128 ? 128 : 2 * (p->len + sep + n + 1);
@@ -1083,15 +1093,15 @@ static int cfg_start(struct cfg_pending *p, const char *s, const char *end, int 
     char q[CFG_QUOTE_MAX + 4];
 
     if (eq == NULL)
-        return cfg_fail(err, CFG_ERR_SYNTAX, line, "missing '=' in \"%s\"",
+        return pd_err_set(err, CFG_ERR_SYNTAX, line, "missing '=' in \"%s\"",
                         cfg_quote(q, sizeof(q), s, (size_t)(end - s)));
     for (name_end = eq; name_end > s && cfg_is_blank(name_end[-1]); name_end--)
         continue;
     if (name_end == s)
-        return cfg_fail(err, CFG_ERR_SYNTAX, line, "missing parameter name before '='");
+        return pd_err_set(err, CFG_ERR_SYNTAX, line, "missing parameter name before '='");
     p->e = cfg_lookup(s, (size_t)(name_end - s));
     if (p->e == NULL)
-        return cfg_fail(err, CFG_ERR_UNKNOWN, line, "unknown parameter %s",
+        return pd_err_set(err, CFG_ERR_UNKNOWN, line, "unknown parameter %s",
                         cfg_quote(q, sizeof(q), s, (size_t)(name_end - s)));
     for (v = eq + 1; v < end && cfg_is_blank(*v); v++)
         continue;
@@ -1108,7 +1118,7 @@ static int cfg_feed_line(struct pd_config *cfg, struct cfg_pending *p, const cha
     int rc;
 
     if (memchr(l, '\0', n) != NULL)
-        return cfg_fail(err, CFG_ERR_SYNTAX, line, "NUL byte in line");
+        return pd_err_set(err, CFG_ERR_SYNTAX, line, "NUL byte in line");
     while (s < end && cfg_is_blank(*s))
         s++;
     while (end > s && cfg_is_blank(end[-1]))
@@ -1117,7 +1127,7 @@ static int cfg_feed_line(struct pd_config *cfg, struct cfg_pending *p, const cha
         return 0;
     if (s != l) {
         if (p->e == NULL)
-            return cfg_fail(err, CFG_ERR_SYNTAX, line,
+            return pd_err_set(err, CFG_ERR_SYNTAX, line,
                             "line starts with white space but continues no parameter");
         return cfg_pending_add(p, s, (size_t)(end - s), err);
     }
@@ -1163,7 +1173,7 @@ int cfg_set(struct pd_config *cfg, const char *name, const char *value, struct p
     for (end = name + strlen(name); end > name && cfg_is_blank(end[-1]); end--)
         continue;
     if ((e = cfg_lookup(name, (size_t)(end - name))) == NULL)
-        return cfg_fail(err, CFG_ERR_UNKNOWN, 0, "unknown parameter %s",
+        return pd_err_set(err, CFG_ERR_UNKNOWN, 0, "unknown parameter %s",
                         cfg_quote(q, sizeof(q), name, (size_t)(end - name)));
     while (cfg_is_blank(*value))
         value++;
@@ -1181,16 +1191,16 @@ static int cfg_check_ldap(const struct pd_config *cfg, struct pd_err *err)
     size_t i;
 
     if (cfg->ldap_bind_dn[0] != '\0' && cfg->ldap_bind_password_file[0] == '\0')
-        return cfg_fail(err, CFG_ERR_CHECK, 0,
+        return pd_err_set(err, CFG_ERR_CHECK, 0,
                         "ldap_bind_dn needs ldap_bind_password_file (a DN without a password "
                         "is an unauthenticated bind)");
     if (cfg->ldap_bind_dn[0] == '\0' && cfg->ldap_bind_password_file[0] != '\0')
-        return cfg_fail(err, CFG_ERR_CHECK, 0, "ldap_bind_password_file needs ldap_bind_dn");
+        return pd_err_set(err, CFG_ERR_CHECK, 0, "ldap_bind_password_file needs ldap_bind_dn");
     if (cfg->ldap_uri.n > 0 && cfg->ldap_search_base[0] == '\0')
-        return cfg_fail(err, CFG_ERR_CHECK, 0, "ldap_uri needs ldap_search_base");
+        return pd_err_set(err, CFG_ERR_CHECK, 0, "ldap_uri needs ldap_search_base");
     for (i = 0; cfg->ldap_start_tls && i < cfg->ldap_uri.n; i++)
         if (strncasecmp(cfg->ldap_uri.v[i], "ldaps://", 8) == 0)
-            return cfg_fail(err, CFG_ERR_CHECK, 0,
+            return pd_err_set(err, CFG_ERR_CHECK, 0,
                             "ldap_start_tls = yes with an ldaps:// URI (ldaps is TLS already)");
     return 0;
 }
@@ -1203,22 +1213,22 @@ int cfg_check(const struct pd_config *cfg, struct pd_err *err)
     err->msg[0] = '\0';
     err->line = 0;
     if (cfg->listen.n == 0)
-        return cfg_fail(err, CFG_ERR_CHECK, 0, "listen must name at least one listener");
+        return pd_err_set(err, CFG_ERR_CHECK, 0, "listen must name at least one listener");
     if (strcmp(cfg->sender_login_match, "map") == 0 && cfg->sender_login_maps[0] == '\0')
-        return cfg_fail(err, CFG_ERR_CHECK, 0, "sender_login_match = map needs sender_login_maps");
+        return pd_err_set(err, CFG_ERR_CHECK, 0, "sender_login_match = map needs sender_login_maps");
     if (cfg->alert_enabled && cfg->alert_partner_map[0] == '\0' && cfg->alert_abuse_desk.n == 0)
-        return cfg_fail(err, CFG_ERR_CHECK, 0,
+        return pd_err_set(err, CFG_ERR_CHECK, 0,
                         "alert_enabled = yes needs alert_partner_map or alert_abuse_desk");
     if ((rc = cfg_check_ldap(cfg, err)) < 0)
         return rc;
     if (cfg->limit_recipients_per_hour > 0 && cfg->limit_recipients_per_day > 0 &&
         cfg->limit_recipients_per_hour > cfg->limit_recipients_per_day)
-        return cfg_fail(err, CFG_ERR_CHECK, 0,
+        return pd_err_set(err, CFG_ERR_CHECK, 0,
                         "limit_recipients_per_hour (%lld) exceeds limit_recipients_per_day (%lld)",
                         cfg->limit_recipients_per_hour, cfg->limit_recipients_per_day);
     if (cfg->limit_messages_per_hour > 0 && cfg->limit_messages_per_day > 0 &&
         cfg->limit_messages_per_hour > cfg->limit_messages_per_day)
-        return cfg_fail(err, CFG_ERR_CHECK, 0,
+        return pd_err_set(err, CFG_ERR_CHECK, 0,
                         "limit_messages_per_hour (%lld) exceeds limit_messages_per_day (%lld)",
                         cfg->limit_messages_per_hour, cfg->limit_messages_per_day);
     return 0;
@@ -1265,16 +1275,16 @@ static int cfg_read_file(const char *path, char **buf, size_t *len, struct pd_er
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc;
 
     if (fd < 0)
-        return cfg_fail(err, CFG_ERR_IO, 0, "cannot open: %s", strerror(errno));
+        return pd_err_set(err, CFG_ERR_IO, 0, "cannot open: %s", strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return cfg_fail(err, CFG_ERR_IO, 0, "not a regular file");
+        return pd_err_set(err, CFG_ERR_IO, 0, "not a regular file");
     }
     rc = cfg_read_fd(fd, CFG_FILE_MAX, buf, len);
     if (rc == -1)
-        rc = cfg_fail(err, CFG_ERR_IO, 0, "cannot read: %s", strerror(errno));
+        rc = pd_err_set(err, CFG_ERR_IO, 0, "cannot read: %s", strerror(errno));
     else if (rc == -2)
-        rc = cfg_fail(err, CFG_ERR_IO, 0, "larger than %d bytes", CFG_FILE_MAX);
+        rc = pd_err_set(err, CFG_ERR_IO, 0, "larger than %d bytes", CFG_FILE_MAX);
     close(fd);
     return rc;
 }
@@ -1291,21 +1301,21 @@ static int cfg_read_secret(const char *key, const char *path, char **out, struct
     if (path == NULL || path[0] == '\0')
         return 0;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-        return cfg_fail(err, CFG_ERR_IO, 0, "%s %.120s: cannot open: %s", key, path,
+        return pd_err_set(err, CFG_ERR_IO, 0, "%s %.120s: cannot open: %s", key, path,
                         strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return cfg_fail(err, CFG_ERR_SECRET, 0, "%s %.120s: not a regular file", key, path);
+        return pd_err_set(err, CFG_ERR_SECRET, 0, "%s %.120s: not a regular file", key, path);
     }
     if ((st.st_mode & 077) != 0) {
         close(fd);
-        return cfg_fail(err, CFG_ERR_SECRET, 0,
+        return pd_err_set(err, CFG_ERR_SECRET, 0,
                         "%s %.120s must not be readable by others (mode 0600)", key, path);
     }
     rc = cfg_read_fd(fd, CFG_SECRET_MAX, &buf, &len);
     close(fd);
     if (rc < 0)
-        return cfg_fail(err, CFG_ERR_IO, 0, "%s %.120s: %s", key, path,
+        return pd_err_set(err, CFG_ERR_IO, 0, "%s %.120s: %s", key, path,
                         rc == -2 ? "larger than 4096 bytes" : strerror(errno));
     if (len > 0 && buf[len - 1] == '\n')
         buf[--len] = '\0';
@@ -1314,7 +1324,7 @@ static int cfg_read_secret(const char *key, const char *path, char **out, struct
     if (len == 0 || memchr(buf, '\0', len) != NULL) {
         explicit_bzero(buf, len);
         free(buf);
-        return cfg_fail(err, CFG_ERR_SECRET, 0, "%s %.120s: %s", key, path,
+        return pd_err_set(err, CFG_ERR_SECRET, 0, "%s %.120s: %s", key, path,
                         len == 0 ? "empty" : "contains a NUL byte");
     }
     cfg_wipe(out);
@@ -1331,7 +1341,7 @@ static int cfg_set_option(struct pd_config *cfg, const char *opt, struct pd_err 
     int rc;
 
     if (eq == NULL) {
-        rc = cfg_fail(err, CFG_ERR_SYNTAX, 0, "missing '=' (expected name=value)");
+        rc = pd_err_set(err, CFG_ERR_SYNTAX, 0, "missing '=' (expected name=value)");
     } else {
         name = xstrndup(opt, (size_t)(eq - opt));
         rc = cfg_set(cfg, name, eq + 1, err);

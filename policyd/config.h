@@ -25,6 +25,11 @@ struct pd_err {
     int line; /* 0 when the error is not tied to a line */
 };
 
+/* pd_err_set - fill err (message formatted, line) and return code: the one error helper of
+ * every parser that reports "file:line: message". */
+int pd_err_set(struct pd_err *err, int code, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* A list value: "a, b c" -> {"a","b","c"}. */
 struct cfg_list {
     char **v;
@@ -91,7 +96,8 @@ struct pd_config {
     char *status_token;            /* read from status_token_file; never printed */
     char *status_read_token_file;  /* read-only bearer token; "" = none */
     char *status_read_token;       /* read from status_read_token_file; never printed */
-    long long status_audit_max;    /* entries kept in the audit list */
+    long long status_audit_max;    /* entries kept in the audit stream */
+    char *metrics_listen;          /* "inet:LOOPBACK:PORT" of GET /metrics; "" = off */
 
     /* partner alerts (alert issue) */
     bool alert_enabled;

@@ -93,21 +93,6 @@ static char loginmap_lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
-static int loginmap_fail(struct pd_err *err, int code, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* loginmap_fail - fill err and return code. */
-static int loginmap_fail(struct pd_err *err, int code, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    err->line = line;
-    return code;
-}
-
 /* loginmap_trim - shrink [*s, *s + *n) to exclude blanks at both ends. */
 static void loginmap_trim(const char **s, size_t *n)
 {
@@ -206,7 +191,7 @@ static int loginmap_logins(const char *s, size_t len, int line, char **out, size
             continue;
         if (j - i > LOGINMAP_LOGIN_MAX) {
             free(buf);
-            return loginmap_fail(err, LOGINMAP_ERR_VALUE, line, "login longer than %d bytes",
+            return pd_err_set(err, LOGINMAP_ERR_VALUE, line, "login longer than %d bytes",
                                  LOGINMAP_LOGIN_MAX);
         }
         if (j > i) {
@@ -240,7 +225,7 @@ static int loginmap_flush(struct loginmap_reader *r, struct pd_err *err)
     while (k < r->len && !loginmap_is_blank(r->buf[k]))
         k++;
     if (k > LOGINMAP_KEY_MAX)
-        return loginmap_fail(err, LOGINMAP_ERR_KEY, line, "key longer than %d bytes",
+        return pd_err_set(err, LOGINMAP_ERR_KEY, line, "key longer than %d bytes",
                              LOGINMAP_KEY_MAX);
     if ((rc = loginmap_logins(r->buf + k, r->len - k, line, &logins, &n, err)) < 0)
         return rc;
@@ -250,7 +235,7 @@ static int loginmap_flush(struct loginmap_reader *r, struct pd_err *err)
     }
     if (m->n >= LOGINMAP_ENTRIES_MAX) {
         free(logins);
-        return loginmap_fail(err, LOGINMAP_ERR_SPACE, line, "more than %d entries",
+        return pd_err_set(err, LOGINMAP_ERR_SPACE, line, "more than %d entries",
                              LOGINMAP_ENTRIES_MAX);
     }
     if ((m->n + 1) * 2 > m->nslot)
@@ -285,7 +270,7 @@ static int loginmap_append(struct loginmap_reader *r, const char *s, size_t n, s
     size_t sep = r->len > 0;
 
     if (r->len + sep + n > LOGINMAP_LINE_MAX)
-        return loginmap_fail(err, LOGINMAP_ERR_SYNTAX, r->line, "entry longer than %d bytes",
+        return pd_err_set(err, LOGINMAP_ERR_SYNTAX, r->line, "entry longer than %d bytes",
                              LOGINMAP_LINE_MAX);
     if (sep)
         r->buf[r->len++] = ' ';
@@ -314,7 +299,7 @@ static int loginmap_feed_line(struct loginmap_reader *r, const char *l, size_t n
     int rc;
 
     if (bad != NULL)
-        return loginmap_fail(err, LOGINMAP_ERR_SYNTAX, line, "%s in line",
+        return pd_err_set(err, LOGINMAP_ERR_SYNTAX, line, "%s in line",
                              *bad == '\0' ? "NUL byte" : "control byte");
     loginmap_trim(&s, &len);
     if (len == 0 || *s == '#')
@@ -350,7 +335,7 @@ int loginmap_parse(const char *text, size_t len, struct loginmap **out, struct p
 
         pos += n + (nl != NULL);
         if (line == INT32_MAX - 1)
-            rc = loginmap_fail(err, LOGINMAP_ERR_SPACE, line, "too many lines");
+            rc = pd_err_set(err, LOGINMAP_ERR_SPACE, line, "too many lines");
         else
             rc = loginmap_feed_line(r, l, n, ++line, err);
     }
@@ -446,9 +431,9 @@ static int loginmap_read(int fd, char **out, size_t *outlen, struct pd_err *err)
     char *buf;
 
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return loginmap_fail(err, LOGINMAP_ERR_IO, 0, "not a regular file");
+        return pd_err_set(err, LOGINMAP_ERR_IO, 0, "not a regular file");
     if (st.st_size > LOGINMAP_FILE_MAX)
-        return loginmap_fail(err, LOGINMAP_ERR_IO, 0, "larger than %ld bytes",
+        return pd_err_set(err, LOGINMAP_ERR_IO, 0, "larger than %ld bytes",
                              (long)LOGINMAP_FILE_MAX);
     buf = xmalloc((size_t)st.st_size + 1);
     while (len <= (size_t)st.st_size) { /* a file that grows is cut at its stat size + 1 */
@@ -459,13 +444,13 @@ static int loginmap_read(int fd, char **out, size_t *outlen, struct pd_err *err)
             break;
         if (n < 0) {
             free(buf);
-            return loginmap_fail(err, LOGINMAP_ERR_IO, 0, "cannot read: %s", strerror(errno));
+            return pd_err_set(err, LOGINMAP_ERR_IO, 0, "cannot read: %s", strerror(errno));
         }
         len += (size_t)n;
     }
     if (len > (size_t)st.st_size) {
         free(buf);
-        return loginmap_fail(err, LOGINMAP_ERR_IO, 0, "file changed while it was read");
+        return pd_err_set(err, LOGINMAP_ERR_IO, 0, "file changed while it was read");
     }
     *out = buf;
     *outlen = len;
@@ -482,7 +467,7 @@ int loginmap_load(const char *path, struct loginmap **out, struct pd_err *err)
     err->msg[0] = '\0';
     err->line = 0;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-        return loginmap_fail(err, LOGINMAP_ERR_IO, 0, "cannot open: %s", strerror(errno));
+        return pd_err_set(err, LOGINMAP_ERR_IO, 0, "cannot open: %s", strerror(errno));
     rc = loginmap_read(fd, &buf, &len, err);
     close(fd);
     if (rc < 0)

@@ -108,20 +108,6 @@ static const char *pm_quote(char *dst, size_t dstlen, const char *s, size_t n)
     return dst;
 }
 
-static int pm_fail(struct pd_err *err, int code, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int pm_fail(struct pd_err *err, int code, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    err->line = line;
-    return code;
-}
-
 /* ---- syntax checks ------------------------------------------------------------------- */
 
 const char *partnermap_check_domain(const char *name, size_t len)
@@ -228,7 +214,7 @@ static int pm_key(struct pm_item *it, const char *k, size_t n, int line, struct 
         skip = 1;
     it->wild = skip > 0;
     if ((why = partnermap_check_domain(k + skip, n - skip)) != NULL)
-        return pm_fail(err, PARTNERMAP_ERR_DOMAIN, line, "bad key \"%s\": %s",
+        return pd_err_set(err, PARTNERMAP_ERR_DOMAIN, line, "bad key \"%s\": %s",
                        pm_quote(q, sizeof(q), k, n), why);
     it->name = xstrndup(k + skip, n - skip);
     for (i = 0; it->name[i]; i++)
@@ -256,22 +242,22 @@ static int pm_value(struct pm_item *it, const char *s, const char *end, int line
         for (n = 0; s + n < end && !pm_is_blank(s[n]) && s[n] != ','; n++)
             continue;
         if (it->e.nrcpt == PARTNERMAP_RCPT_MAX)
-            return pm_fail(err, PARTNERMAP_ERR_TOO_MANY, line,
+            return pd_err_set(err, PARTNERMAP_ERR_TOO_MANY, line,
                            "%s: more than %d addresses", it->e.key, PARTNERMAP_RCPT_MAX);
         a = xstrndup(s, n);
         it->rcpt[it->e.nrcpt++] = a;
         if (strlen(a) != n || (why = partnermap_check_address(a)) != NULL)
-            return pm_fail(err, PARTNERMAP_ERR_ADDRESS, line, "%s: bad address \"%s\": %s",
+            return pd_err_set(err, PARTNERMAP_ERR_ADDRESS, line, "%s: bad address \"%s\": %s",
                            it->e.key, pm_quote(q, sizeof(q), s, n),
                            strlen(a) != n ? "NUL byte" : why);
         for (i = 0; i + 1 < it->e.nrcpt; i++)
             if (strcasecmp(it->rcpt[i], a) == 0)
-                return pm_fail(err, PARTNERMAP_ERR_DUPLICATE, line,
+                return pd_err_set(err, PARTNERMAP_ERR_DUPLICATE, line,
                                "%s: address %s given twice", it->e.key, a);
         s += n;
     }
     if (it->e.nrcpt == 0)
-        return pm_fail(err, PARTNERMAP_ERR_ADDRESS, line, "%s: no address", it->e.key);
+        return pd_err_set(err, PARTNERMAP_ERR_ADDRESS, line, "%s: no address", it->e.key);
     it->e.rcpt = (const char *const *)it->rcpt;
     return 0;
 }
@@ -292,7 +278,7 @@ static int pm_entry(struct partnermap *m, const char *s, size_t len, int line,
     if (rc == 0)
         rc = pm_value(&it, s + klen, s + len, line, err);
     if (rc == 0 && it.name[0] == '\0' && m->def != NULL)
-        rc = pm_fail(err, PARTNERMAP_ERR_DUPLICATE, line, "key * given twice (first at line %d)",
+        rc = pd_err_set(err, PARTNERMAP_ERR_DUPLICATE, line, "key * given twice (first at line %d)",
                      m->def->line);
     if (rc < 0) {
         pm_item_free(&it);
@@ -342,7 +328,7 @@ static int pm_finish(struct partnermap *m, struct pd_err *err)
                 a = b;
                 b = t;
             }
-            return pm_fail(err, PARTNERMAP_ERR_DUPLICATE, b->line,
+            return pd_err_set(err, PARTNERMAP_ERR_DUPLICATE, b->line,
                            "key %s given twice (first at line %d)", b->e.key, a->line);
         }
     }
@@ -376,7 +362,7 @@ static int pm_line(struct partnermap *m, struct pm_pending *p, const char *l, si
 
     for (i = 0; i < n; i++)
         if ((unsigned char)l[i] < 0x20 && !pm_is_blank(l[i]))
-            return pm_fail(err, PARTNERMAP_ERR_SYNTAX, line, "%s byte 0x%02x in line",
+            return pd_err_set(err, PARTNERMAP_ERR_SYNTAX, line, "%s byte 0x%02x in line",
                            l[i] == '\0' ? "NUL" : "control", (unsigned char)l[i]);
     while (s < end && pm_is_blank(*s))
         s++;
@@ -390,12 +376,12 @@ static int pm_line(struct partnermap *m, struct pm_pending *p, const char *l, si
         p->line = line;
         p->len = 0;
     } else if (p->line == 0) {
-        return pm_fail(err, PARTNERMAP_ERR_SYNTAX, line,
+        return pd_err_set(err, PARTNERMAP_ERR_SYNTAX, line,
                        "line starts with white space but continues no entry");
     }
     sep = p->len > 0;
     if (p->len + sep + (size_t)(end - s) > PARTNERMAP_LINE_MAX)
-        return pm_fail(err, PARTNERMAP_ERR_SYNTAX, p->line, "entry longer than %d bytes",
+        return pd_err_set(err, PARTNERMAP_ERR_SYNTAX, p->line, "entry longer than %d bytes",
                        PARTNERMAP_LINE_MAX);
     if (sep)
         p->buf[p->len++] = ' ';

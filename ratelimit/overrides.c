@@ -131,21 +131,6 @@ static char overrides_lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
-static int overrides_fail(struct pd_err *err, int code, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* overrides_fail - fill err and return code. */
-static int overrides_fail(struct pd_err *err, int code, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    err->line = line;
-    return code;
-}
-
 /* overrides_quote - s made printable and clipped, for a message. */
 static const char *overrides_quote(char q[OVERRIDES_QUOTE], const char *s, size_t len)
 {
@@ -348,16 +333,16 @@ static int overrides_token(const char *t, size_t n, struct overrides_settings *s
     size_t nl;
 
     if (eq == NULL)
-        return overrides_fail(err, OVERRIDES_ERR_SYNTAX, 0, "missing '=' in \"%s\"",
+        return pd_err_set(err, OVERRIDES_ERR_SYNTAX, 0, "missing '=' in \"%s\"",
                               overrides_quote(q, t, n));
     nl = (size_t)(eq - t);
     if ((f = overrides_field_find(t, nl)) == NULL)
-        return overrides_fail(err, OVERRIDES_ERR_VALUE, 0, "unknown setting \"%s\"",
+        return pd_err_set(err, OVERRIDES_ERR_VALUE, 0, "unknown setting \"%s\"",
                               overrides_quote(q, t, nl));
     if (s->has & f->bit)
-        return overrides_fail(err, OVERRIDES_ERR_DUPLICATE, 0, "%s given twice", f->token);
+        return pd_err_set(err, OVERRIDES_ERR_DUPLICATE, 0, "%s given twice", f->token);
     if (!overrides_value(f, eq + 1, n - nl - 1, s))
-        return overrides_fail(err, OVERRIDES_ERR_VALUE, 0, "bad value for %s: \"%s\": expected %s",
+        return pd_err_set(err, OVERRIDES_ERR_VALUE, 0, "bad value for %s: \"%s\": expected %s",
                               f->token, overrides_quote(q, eq + 1, n - nl - 1),
                               overrides_expected(f->kind));
     s->has |= f->bit;
@@ -368,9 +353,9 @@ static int overrides_token(const char *t, size_t n, struct overrides_settings *s
 static int overrides_check(const struct overrides_settings *s, struct pd_err *err)
 {
     if ((s->has & OVERRIDES_HAS_ANY_RAISE) && !(s->has & OVERRIDES_HAS_RAISE_UNTIL))
-        return overrides_fail(err, OVERRIDES_ERR_VALUE, 0, "a raise_* cap needs raise_until");
+        return pd_err_set(err, OVERRIDES_ERR_VALUE, 0, "a raise_* cap needs raise_until");
     if ((s->has & OVERRIDES_HAS_RAISE_UNTIL) && !(s->has & OVERRIDES_HAS_ANY_RAISE))
-        return overrides_fail(err, OVERRIDES_ERR_VALUE, 0, "raise_until needs a raise_* cap");
+        return pd_err_set(err, OVERRIDES_ERR_VALUE, 0, "raise_until needs a raise_* cap");
     return 0;
 }
 
@@ -386,7 +371,7 @@ int overrides_parse_settings(const char *text, size_t len, struct overrides_sett
     err->line = 0;
     for (j = 0; j < len; j++)
         if (((unsigned char)text[j] < 0x20 && !overrides_is_blank(text[j])) || text[j] == 0x7f)
-            return overrides_fail(err, OVERRIDES_ERR_SYNTAX, 0, "%s in settings",
+            return pd_err_set(err, OVERRIDES_ERR_SYNTAX, 0, "%s in settings",
                                   text[j] == '\0' ? "NUL byte" : "control byte");
     while (i < len) {
         while (i < len && overrides_is_blank(text[i]))
@@ -552,25 +537,25 @@ int overrides_key(const char *key, size_t len, char *out, size_t outsz, size_t *
     if (len > 0 && key[0] == '@' && memchr(key + 1, '@', len - 1) == NULL)
         key++, len--; /* "@example.com": a domain, as Postfix writes it */
     if (len == 0)
-        return overrides_fail(err, OVERRIDES_ERR_KEY, 0, "empty key");
+        return pd_err_set(err, OVERRIDES_ERR_KEY, 0, "empty key");
     if (len > OVERRIDES_KEY_MAX)
-        return overrides_fail(err, OVERRIDES_ERR_KEY, 0, "key longer than %d bytes",
+        return pd_err_set(err, OVERRIDES_ERR_KEY, 0, "key longer than %d bytes",
                               OVERRIDES_KEY_MAX);
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)key[i];
 
         if (c <= 0x20 || c == 0x7f || c == '{' || c == '}' || c == '=')
-            return overrides_fail(err, OVERRIDES_ERR_KEY, 0,
+            return pd_err_set(err, OVERRIDES_ERR_KEY, 0,
                                   "bad key \"%s\": control byte, space, '{', '}' or '='",
                                   overrides_quote(q, key, len));
     }
     at = memrchr(key, '@', len);
     if (at != NULL && (key[0] == '@' || at == key + len - 1))
-        return overrides_fail(err, OVERRIDES_ERR_KEY, 0,
+        return pd_err_set(err, OVERRIDES_ERR_KEY, 0,
                               "bad key \"%s\": a mailbox needs a local part and a domain",
                               overrides_quote(q, key, len));
     if (len + 1 > outsz)
-        return overrides_fail(err, OVERRIDES_ERR_SPACE, 0, "key does not fit");
+        return pd_err_set(err, OVERRIDES_ERR_SPACE, 0, "key does not fit");
     for (i = 0; i < len; i++)
         out[i] = overrides_lower(key[i]);
     out[len] = '\0';
@@ -647,17 +632,17 @@ int overrides_add(struct overrides *o, const char *key, size_t key_len,
         return rc;
     }
     if (s->has == 0)
-        return overrides_fail(err, OVERRIDES_ERR_VALUE, line, "no settings");
+        return pd_err_set(err, OVERRIDES_ERR_VALUE, line, "no settings");
     if (!overrides_in_range(s))
-        return overrides_fail(err, OVERRIDES_ERR_VALUE, line, "value out of range");
+        return pd_err_set(err, OVERRIDES_ERR_VALUE, line, "value out of range");
     if (o->n >= OVERRIDES_ENTRIES_MAX)
-        return overrides_fail(err, OVERRIDES_ERR_SPACE, line, "more than %d entries",
+        return pd_err_set(err, OVERRIDES_ERR_SPACE, line, "more than %d entries",
                               OVERRIDES_ENTRIES_MAX);
     if ((o->n + 1) * 2 > o->nslot)
         overrides_grow(o);
     i = overrides_slot(o, k, klen);
     if (o->slot[i] != 0)
-        return overrides_fail(err, OVERRIDES_ERR_DUPLICATE, line,
+        return pd_err_set(err, OVERRIDES_ERR_DUPLICATE, line,
                               "duplicate entry for %s (first at line %d)",
                               overrides_quote(q, k, klen), o->v[o->slot[i] - 1].line);
     if (o->n == o->cap) {
@@ -725,7 +710,7 @@ static int overrides_flush(struct overrides_reader *r, struct pd_err *err)
     while (k < r->len && !overrides_is_blank(r->buf[k]))
         k++;
     if (k == r->len)
-        return overrides_fail(err, OVERRIDES_ERR_VALUE, line, "no settings for \"%s\"",
+        return pd_err_set(err, OVERRIDES_ERR_VALUE, line, "no settings for \"%s\"",
                               overrides_quote(q, r->buf, k));
     if ((rc = overrides_parse_settings(r->buf + k, r->len - k, &s, err)) < 0) {
         err->line = line;
@@ -740,7 +725,7 @@ static int overrides_append(struct overrides_reader *r, const char *s, size_t n,
     size_t sep = r->len > 0;
 
     if (r->len + sep + n > OVERRIDES_LINE_MAX)
-        return overrides_fail(err, OVERRIDES_ERR_SYNTAX, r->line, "entry longer than %d bytes",
+        return pd_err_set(err, OVERRIDES_ERR_SYNTAX, r->line, "entry longer than %d bytes",
                               OVERRIDES_LINE_MAX);
     if (sep)
         r->buf[r->len++] = ' ';
@@ -758,7 +743,7 @@ static int overrides_feed_line(struct overrides_reader *r, const char *l, size_t
     int rc;
 
     if (memchr(l, '\0', n) != NULL)
-        return overrides_fail(err, OVERRIDES_ERR_SYNTAX, line, "NUL byte in line");
+        return pd_err_set(err, OVERRIDES_ERR_SYNTAX, line, "NUL byte in line");
     while (s < end && overrides_is_blank(*s))
         s++;
     while (end > s && overrides_is_blank(end[-1]))
@@ -767,7 +752,7 @@ static int overrides_feed_line(struct overrides_reader *r, const char *l, size_t
         return 0;
     if (s != l) {
         if (r->line == 0)
-            return overrides_fail(err, OVERRIDES_ERR_SYNTAX, line,
+            return pd_err_set(err, OVERRIDES_ERR_SYNTAX, line,
                                   "line starts with white space but continues no entry");
         return overrides_append(r, s, (size_t)(end - s), err);
     }
@@ -795,7 +780,7 @@ int overrides_parse(const char *text, size_t len, struct overrides **out, struct
 
         pos += n + (nl != NULL);
         if (line == INT32_MAX - 1)
-            rc = overrides_fail(err, OVERRIDES_ERR_SPACE, line, "too many lines");
+            rc = pd_err_set(err, OVERRIDES_ERR_SPACE, line, "too many lines");
         else
             rc = overrides_feed_line(r, l, n, ++line, err);
     }
