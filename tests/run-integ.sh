@@ -1,5 +1,5 @@
 #!/bin/sh
-# run-integ.sh BUILD - run every tests/integ/test_*.sh and tests/e2e/test_*.sh, each
+# run-integ.sh BUILD - run every tests/integ/test_*, tests/e2e/test_* and tests/chaos/test_*.py, each
 # under a time limit, with BUILD exported as PD_BUILD. A suite prints its own checks;
 # this prints "integ: N passed, N failed" over suites.
 set -u
@@ -7,7 +7,7 @@ build=${1:-build}
 PD_BUILD=$(cd "$build" && pwd); export PD_BUILD
 PD_ROOT=$(pwd); export PD_ROOT
 pass=0 fail=0 failed=""
-for t in tests/integ/test_*.sh tests/integ/test_*.py tests/e2e/test_*.sh tests/e2e/test_*.py; do
+for t in tests/integ/test_*.sh tests/integ/test_*.py tests/e2e/test_*.sh tests/e2e/test_*.py tests/chaos/test_*.py; do
     [ -f "$t" ] || continue
     start=$(date +%s)
     log=$(mktemp)
