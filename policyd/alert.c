@@ -35,6 +35,18 @@
  *      that wins SET <p>1:{alert}:wave-sent NX PX <window> mails the abuse desk one
  *      mass-compromise summary (the newest ALERT_WAVE_LIST blocks listed).
  *
+ *      Holds (PD_EVENT_HOLD, alert_on_hold): one mail per mailbox and day (incident id
+ *      "hold:<ref>:<h>:<day>"), routed and capped like blocks; past the cap a hold is
+ *      only logged (a summary lists blocks and unblocks). Every unblock event is also
+ *      kept for the daily digests (alertdigest(3)).
+ *
+ *      Content. Before a block or hold mail is built, alert_detail.lua reads the block
+ *      record's refused and held counts and the newest client networks of the mailbox in
+ *      one call (key names from keys_encode with decide_hash_key). Templates: the files
+ *      of alert_template_dir (block.txt, unblock.txt, summary.txt, wave.txt, hold.txt,
+ *      digest.txt; alerttpl(3)) are read at start (fatal when bad) and on SIGHUP (the old
+ *      ones kept when bad); a missing file keeps the built-in text.
+ *
  *      Nothing lost on restart. Mails wait in the node's pending hash
  *      <p>1:{alert}:pending:<node> (node: host name and first listener; see alertq(3)).
  *      A batch is the entry "batch:<partner>" = "B1 <partner> <to> <rcpts>" there, and its
@@ -57,7 +69,8 @@
  *      not load at start. Mailbox names are sanitised and clipped. alertq(3) logs the
  *      deliveries.
  * SEE ALSO
- *      alertq(3), alertmsg(3), alertsend(3), partnermap(3), events.h, track(3).
+ *      alertq(3), alertmsg(3), alertsend(3), alerttpl(3), alertdigest(3), partnermap(3),
+ *      events.h, track(3).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,9 +87,12 @@
 
 #include "policyd/alert.h"
 #include "policyd/alertmsg.h"
+#include "policyd/alertpriv.h"
 #include "policyd/alertq.h"
+#include "policyd/alerttpl.h"
 #include "policyd/alertsend.h"
 #include "policyd/config.h"
+#include "policyd/decide.h"
 #include "policyd/events.h"
 #include "policyd/log.h"
 #include "policyd/partnermap.h"
@@ -92,8 +108,9 @@
 #define ALERT_CAP_TTL "7200"      /* the hourly counters outlive their hour */
 #define ALERT_MAP_MAX (16 * 1024 * 1024)
 #define ALERT_WAVE_LIST 120       /* blocks listed in a wave mail (< TRACK_MAX_PAIRS) */
-#define ALERT_KEY_MAX 1024
 #define ALERT_ID_MAX 160
+#define ALERT_PATH_MAX 4200       /* alert_template_dir and a file name */
+#define ALERT_HOLD_TTL "90000"    /* a hold is alerted once per mailbox and day */
 
 /* One partner's events past the cap, for one summary mail. */
 struct alert_batch {
@@ -115,21 +132,8 @@ struct alert_ev {
     char id[ALERT_ID_MAX];          /* "block:PD-XXXXXXXX:<digest>" */
     char user[SANITIZE_BUF];        /* sanitised for the log */
     char ref[ALERTMSG_REF_MAX + 8]; /* sanitised for the log and key names */
+    enum alertmsg_kind kind;        /* BLOCK, UNBLOCK or HOLD */
     bool persist;
-};
-
-struct alert {
-    uv_loop_t *loop;
-    struct pd_config *cfg;
-    struct track *track;
-    struct partnermap *map;
-    char *node;
-    struct alertq *queue; /* the mails */
-    struct alert_batch *batches;
-    uv_timer_t wake;      /* the next batch is due */
-    bool stopping, redis_down;
-    long long wave_count;
-    struct alert_stats stats;
 };
 
 static void alert_arm(struct alert *a);
@@ -143,7 +147,7 @@ static void alert_noop(void *arg, int status, const struct track_reply *rep)
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-static int64_t alert_wall(void)
+int64_t alert_wall(void)
 {
     uv_timeval64_t tv;
 
@@ -152,10 +156,7 @@ static int64_t alert_wall(void)
 }
 
 /* alert_key - "<prefix>1:{alert}:<suffix>"; every alert key shares one Cluster slot. */
-static const char *alert_key(const struct alert *a, char *out, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static const char *alert_key(const struct alert *a, char *out, size_t len, const char *fmt, ...)
+const char *alert_key(const struct alert *a, char *out, size_t len, const char *fmt, ...)
 {
     va_list ap;
     int n = snprintf(out, len, "%s%s:{alert}:", a->cfg->redis_key_prefix, KEYS_SCHEMA);
@@ -166,7 +167,7 @@ static const char *alert_key(const struct alert *a, char *out, size_t len, const
     return out;
 }
 
-static void alert_cmd(struct alert *a, track_cb cb, void *arg, int argc, const char **argv,
+void alert_cmd(struct alert *a, track_cb cb, void *arg, int argc, const char **argv,
                       const size_t *lens)
 {
     alertq_command(a->track, cb, arg, argc, argv, lens);
@@ -187,7 +188,7 @@ static void alert_redis_state(struct alert *a, int status)
 }
 
 /* alert_add_addr - append addr to a comma-separated list unless it is there already. */
-static void alert_add_addr(char **list, const char *addr)
+void alert_add_addr(char **list, const char *addr)
 {
     size_t n = strlen(addr), have = *list != NULL ? strlen(*list) : 0;
     const char *p = *list;
@@ -207,50 +208,145 @@ static void alert_add_addr(char **list, const char *addr)
 
 /* ---- single mails and summaries ------------------------------------------------------ */
 
+int alert_build_in(struct alert *a, struct alertmsg_in *in, const char *to, char **msg,
+                   size_t *len)
+{
+    const char *tov[ALERTSEND_RCPT_MAX];
+    char *list = xstrdup(to);
+    int rc;
+
+    in->from = a->cfg->alert_from;
+    in->to = tov;
+    in->nto = alertq_split(list, tov, ALERTSEND_RCPT_MAX);
+    in->helpdesk = a->cfg->alert_helpdesk;
+    in->unblock_mail = a->cfg->alert_on_unblock;
+    in->now = alert_wall();
+    in->tpl = in->kind < ALERT_TPL_KINDS ? a->tpl[in->kind] : NULL;
+    rc = alertmsg_build(in, msg, len);
+    free(list);
+    return rc;
+}
+
 /* alert_build - a message of kind to the comma-separated to list. */
 static int alert_build(struct alert *a, enum alertmsg_kind kind, const char *to,
                        const struct alertmsg_item *items, size_t n, size_t more,
                        const char *partner, int64_t window, long long cap, char **msg,
                        size_t *len)
 {
-    const char *tov[ALERTSEND_RCPT_MAX];
-    char *list = xstrdup(to);
     struct alertmsg_in in;
-    int rc;
 
     memset(&in, 0, sizeof(in));
     in.kind = kind;
-    in.from = a->cfg->alert_from;
-    in.to = tov;
-    in.nto = alertq_split(list, tov, ALERTSEND_RCPT_MAX);
-    in.helpdesk = a->cfg->alert_helpdesk;
     in.partner = partner;
-    in.unblock_mail = a->cfg->alert_on_unblock;
-    in.now = alert_wall();
     in.window = window;
     in.cap = cap;
     in.items = items;
     in.nitems = n;
     in.more = more;
-    rc = alertmsg_build(&in, msg, len);
-    free(list);
-    return rc;
+    return alert_build_in(a, &in, to, msg, len);
 }
 
-static void alert_single(struct alert *a, struct alert_ev *ev)
+static const char *alert_kind_name(enum alertmsg_kind k)
+{
+    return k == ALERTMSG_UNBLOCK ? "unblock" : k == ALERTMSG_HOLD ? "hold" : "block";
+}
+
+static void alert_single(struct alert *a, struct alert_ev *ev, const struct alertmsg_detail *d)
 {
     char what[ALERT_ID_MAX + SANITIZE_BUF + 32], id[ALERT_ID_MAX + 8], *msg;
+    struct alertmsg_in in;
     size_t len;
 
-    snprintf(what, sizeof(what), "%s ref=%s user=%s", ev->it.unblock ? "unblock" : "block",
-             ev->ref, ev->user);
-    if (alert_build(a, ev->it.unblock ? ALERTMSG_UNBLOCK : ALERTMSG_BLOCK, ev->to, &ev->it, 1,
-                    0, ev->partner, 0, 0, &msg, &len) < 0) {
+    snprintf(what, sizeof(what), "%s ref=%s user=%s", alert_kind_name(ev->kind), ev->ref,
+             ev->user);
+    memset(&in, 0, sizeof(in));
+    in.kind = ev->kind;
+    in.partner = ev->partner;
+    in.items = &ev->it;
+    in.nitems = 1;
+    in.detail = d;
+    if (alert_build_in(a, &in, ev->to, &msg, &len) < 0) {
         log_warn("alert: %s: cannot build the message", what);
         return;
     }
     snprintf(id, sizeof(id), "msg:%s", ev->id);
     alertq_add(a->queue, id, ev->rcpts, msg, len, what, ev->persist);
+}
+
+bool alert_detail_keys(const struct alert *a, const char *mailbox, char *blk, char *net,
+                       size_t len)
+{
+    const uint8_t *hk = a->decide != NULL ? decide_hash_key(a->decide) : NULL;
+    char enc[KEYS_ENC_SIZE];
+    size_t n, k;
+
+    return hk != NULL &&
+           keys_encode(mailbox, strlen(mailbox), hk, enc, sizeof(enc), &n) == 0 &&
+           keys_name(a->cfg->redis_key_prefix, enc, n, KEYS_SUFFIX_BLOCK, blk, len, &k) == 0 &&
+           keys_name(a->cfg->redis_key_prefix, enc, n, KEYS_SUFFIX_NETS, net, len, &k) == 0;
+}
+
+static struct alert_ev *alert_ev_free(struct alert_ev *ev);
+
+/* alert_on_detail - the mailbox's networks and counts (alert_detail.lua): the mail. */
+static void alert_on_detail(void *arg, int status, const struct track_reply *rep)
+{
+    struct alert_ev *ev = arg;
+    struct alertmsg_net nets[ALERTMSG_NETS_MAX];
+    struct alertmsg_detail d = {-1, -1, nets, 0};
+    char *names[ALERTMSG_NETS_MAX];
+    size_t i;
+
+    if (ev->a->stopping) {
+        alert_ev_free(ev);
+        return;
+    }
+    for (i = 0; status == TRACK_OK && i < rep->npairs; i++) {
+        const struct track_pair *p = &rep->pairs[i];
+        char *sp;
+
+        if (p->name_len == 7 && memcmp(p->name, "refused", 7) == 0 && p->is_int)
+            d.refused = p->ival;
+        else if (p->name_len == 4 && memcmp(p->name, "held", 4) == 0 && p->is_int)
+            d.held = p->ival;
+        else if (p->name_len == 3 && memcmp(p->name, "net", 3) == 0 &&
+                 d.nnets < ALERTMSG_NETS_MAX) {
+            names[d.nnets] = xstrndup(p->sval, p->sval_len);
+            nets[d.nnets].net = names[d.nnets];
+            nets[d.nnets].last = nets[d.nnets].first = 0;
+            if ((sp = strchr(names[d.nnets], ' ')) != NULL) {
+                *sp = '\0';
+                nets[d.nnets].last = strtoll(sp + 1, &sp, 10) * 300;
+                nets[d.nnets].first = strtoll(sp, NULL, 10) * 300;
+            }
+            d.nnets++;
+        }
+    }
+    if (ev->kind == ALERTMSG_HOLD)
+        d.refused = -1; /* the block record of an earlier block says nothing here */
+    alert_single(ev->a, ev, status == TRACK_OK ? &d : NULL);
+    for (i = 0; i < d.nnets; i++)
+        free(names[i]);
+    alert_ev_free(ev);
+}
+
+/* alert_detail - block and hold mails tell what Redis holds besides the event (one
+ * script call); without the hash key or the script the mail goes without it. */
+static void alert_detail(struct alert *a, struct alert_ev *ev)
+{
+    char blk[KEYS_NAME_SIZE], net[KEYS_NAME_SIZE], max[8];
+    const char *argv[4] = {"2", blk, net, max};
+    size_t lens[4];
+
+    if (a->s_detail < 0 || ev->kind == ALERTMSG_UNBLOCK ||
+        !alert_detail_keys(a, ev->it.mailbox, blk, net, sizeof(blk))) {
+        alert_single(a, ev, NULL);
+        alert_ev_free(ev);
+        return;
+    }
+    snprintf(max, sizeof(max), "%d", ALERTMSG_NETS_MAX);
+    lens[0] = 1, lens[1] = strlen(blk), lens[2] = strlen(net), lens[3] = strlen(max);
+    track_eval(a->track, a->s_detail, 4, argv, lens, alert_on_detail, ev);
 }
 
 static struct alert_batch *alert_batch_free(struct alert_batch *b)
@@ -495,27 +591,33 @@ static struct alert_ev *alert_ev_free(struct alert_ev *ev)
     return NULL;
 }
 
-/* alert_route - To: the partner (else the abuse desk); envelope: both. false: nobody. */
-static bool alert_route(struct alert *a, struct alert_ev *ev)
+/* alert_route_mailbox - To: the partner (else the abuse desk); envelope: both. */
+bool alert_route_mailbox(struct alert *a, const char *mb, char **partner, char **to,
+                         char **rcpts)
 {
-    const char *mb = ev->it.mailbox;
     const struct partnermap_entry *e = partnermap_lookup_mailbox(a->map, mb, strlen(mb));
     const struct cfg_list *desk = &a->cfg->alert_abuse_desk;
     size_t i;
 
+    *partner = *to = *rcpts = NULL;
     if (e != NULL)
         for (i = 0; i < e->nrcpt; i++)
-            alert_add_addr(&ev->to, e->rcpt[i]);
+            alert_add_addr(to, e->rcpt[i]);
     else
         for (i = 0; i < desk->n; i++)
-            alert_add_addr(&ev->to, desk->v[i]);
-    if (ev->to == NULL)
+            alert_add_addr(to, desk->v[i]);
+    if (*to == NULL)
         return false;
-    ev->rcpts = xstrdup(ev->to);
+    *rcpts = xstrdup(*to);
     for (i = 0; i < desk->n; i++)
-        alert_add_addr(&ev->rcpts, desk->v[i]);
-    ev->partner = xstrdup(e != NULL ? e->key : "-");
+        alert_add_addr(rcpts, desk->v[i]);
+    *partner = xstrdup(e != NULL ? e->key : "-");
     return true;
+}
+
+static bool alert_route(struct alert *a, struct alert_ev *ev)
+{
+    return alert_route_mailbox(a, ev->it.mailbox, &ev->partner, &ev->to, &ev->rcpts);
 }
 
 static void alert_on_cap(void *arg, int status, const struct track_reply *rep)
@@ -523,14 +625,20 @@ static void alert_on_cap(void *arg, int status, const struct track_reply *rep)
     struct alert_ev *ev = arg;
     struct alert *a = ev->a;
 
-    if (!a->stopping) {
-        if (status == TRACK_OK && rep->npairs == 1 && rep->pairs[0].is_int &&
-            rep->pairs[0].ival > a->cfg->alert_partner_hourly_cap)
-            alert_batch_add(a, ev, "over the hourly cap");
-        else if (alertq_length(a->queue) >= ALERT_QUEUE_MAX)
-            alert_batch_add(a, ev, "the queue is full");
-        else
-            alert_single(a, ev);
+    bool over = status == TRACK_OK && rep->npairs == 1 && rep->pairs[0].is_int &&
+                rep->pairs[0].ival > a->cfg->alert_partner_hourly_cap;
+    bool full = alertq_length(a->queue) >= ALERT_QUEUE_MAX;
+
+    if (!a->stopping && ev->kind == ALERTMSG_HOLD && (over || full)) {
+        /* a summary lists blocks and unblocks; a hold past the cap is only logged */
+        a->stats.holds_capped++;
+        log_info("alert: hold ref=%s user=%s for %s: %s: not mailed", ev->ref, ev->user,
+                 ev->partner, over ? "over the hourly cap" : "the queue is full");
+    } else if (!a->stopping && (over || full)) {
+        alert_batch_add(a, ev, over ? "over the hourly cap" : "the queue is full");
+    } else if (!a->stopping) {
+        alert_detail(a, ev); /* takes ev */
+        return;
     }
     alert_ev_free(ev);
 }
@@ -550,13 +658,13 @@ static void alert_on_dedup(void *arg, int status, const struct track_reply *rep)
     if (status == TRACK_OK && !(rep->npairs == 1 && rep->pairs[0].sval_len == 2 &&
                                 memcmp(rep->pairs[0].sval, "OK", 2) == 0)) {
         a->stats.duplicates++;
-        log_info("alert: %s ref=%s user=%s: already alerted",
-                 ev->it.unblock ? "unblock" : "block", ev->ref, ev->user);
+        log_info("alert: %s ref=%s user=%s: already alerted", alert_kind_name(ev->kind),
+                 ev->ref, ev->user);
         alert_ev_free(ev);
         return;
     }
     ev->persist = status == TRACK_OK;
-    if (ev->persist && !ev->it.unblock && a->cfg->alert_wave_threshold > 0)
+    if (ev->persist && ev->kind == ALERTMSG_BLOCK && a->cfg->alert_wave_threshold > 0)
         alert_wave_add(a, ev);
     if (!ev->persist || a->cfg->alert_partner_hourly_cap == 0) {
         alert_on_cap(ev, TRACK_ERR_DOWN, NULL);
@@ -574,9 +682,12 @@ static struct alert_ev *alert_ev_new(struct alert *a, const struct pd_event *pe)
     struct alert_ev *ev = xcalloc(1, sizeof(*ev));
     struct alertmsg_item it = {pe->type == PD_EVENT_UNBLOCK, pe->mailbox, pe->ref, pe->reason,
                                pe->rules, pe->by, pe->condition, pe->score, pe->at};
-    char sha[41];
+    char sha[41], day[24] = "";
 
     ev->a = a;
+    ev->kind = pe->type == PD_EVENT_UNBLOCK ? ALERTMSG_UNBLOCK
+               : pe->type == PD_EVENT_HOLD  ? ALERTMSG_HOLD
+                                            : ALERTMSG_BLOCK;
     if (alertmsg_item_pack(&it, &ev->packed, &ev->packed_len) < 0 ||
         alertmsg_item_unpack(ev->packed, ev->packed_len, &ev->it, &ev->storage) < 0) {
         log_warn("alert: event for user=%s cannot be kept (too long): dropped",
@@ -587,12 +698,14 @@ static struct alert_ev *alert_ev_new(struct alert *a, const struct pd_event *pe)
     sanitize_log(ev->user, sizeof(ev->user), ev->it.mailbox, strlen(ev->it.mailbox));
     sanitize_log(ev->ref, sizeof(ev->ref), ev->it.ref, strlen(ev->it.ref));
     sha1_hex(ev->it.mailbox, strlen(ev->it.mailbox), sha);
-    snprintf(ev->id, sizeof(ev->id), "%s:%s:%.12s", ev->it.unblock ? "unblock" : "block",
-             ev->ref, sha);
+    if (ev->kind == ALERTMSG_HOLD) /* one hold incident per mailbox and day */
+        snprintf(day, sizeof(day), ":%lld", (long long)(ev->it.at / 86400));
+    snprintf(ev->id, sizeof(ev->id), "%s:%s:%.12s%s", alert_kind_name(ev->kind), ev->ref, sha,
+             day);
     if (!alert_route(a, ev)) {
         a->stats.no_rcpt++;
         log_warn("alert: %s ref=%s user=%s: no partner and no alert_abuse_desk: nobody told",
-                 ev->it.unblock ? "unblock" : "block", ev->ref, ev->user);
+                 alert_kind_name(ev->kind), ev->ref, ev->user);
         return alert_ev_free(ev);
     }
     return ev;
@@ -606,14 +719,25 @@ static void alert_on_event(void *arg, const struct pd_event *pe)
     char key[ALERT_KEY_MAX];
     const char *argv[6] = {"SET", key, a->node, "NX", "EX", ALERT_DEDUP_TTL};
 
-    if (a->stopping || !cfg->alert_enabled ||
-        (pe->type == PD_EVENT_BLOCK && !cfg->alert_on_block) ||
+    if (a->stopping || !cfg->alert_enabled)
+        return;
+    if (pe->type == PD_EVENT_UNBLOCK) { /* for the daily digests of any node */
+        struct alertmsg_item it = {true, pe->mailbox, pe->ref, pe->reason, pe->rules,
+                                   pe->by, pe->condition, pe->score, pe->at};
+
+        alertdigest_note_unblock(a, &it);
+    }
+    if ((pe->type == PD_EVENT_BLOCK && !cfg->alert_on_block) ||
         (pe->type == PD_EVENT_UNBLOCK && !cfg->alert_on_unblock) ||
-        (pe->type != PD_EVENT_BLOCK && pe->type != PD_EVENT_UNBLOCK))
+        (pe->type == PD_EVENT_HOLD && !cfg->alert_on_hold) ||
+        (pe->type != PD_EVENT_BLOCK && pe->type != PD_EVENT_UNBLOCK &&
+         pe->type != PD_EVENT_HOLD))
         return;
     a->stats.events++;
     if ((ev = alert_ev_new(a, pe)) == NULL)
         return;
+    if (ev->kind == ALERTMSG_HOLD)
+        argv[5] = ALERT_HOLD_TTL;
     alert_key(a, key, sizeof(key), "inc:%s", ev->id);
     alert_cmd(a, alert_on_dedup, ev, 6, argv, NULL);
 }
@@ -771,6 +895,69 @@ static int alert_load_map(const char *path, struct partnermap **out, char *msg, 
     return 0;
 }
 
+/* The template file of each mail kind (alert_template_dir). */
+static const char *const alert_tpl_files[ALERT_TPL_KINDS] = {
+    NULL, "block.txt", "unblock.txt", "summary.txt", "wave.txt", "hold.txt", "digest.txt"};
+
+/* alert_load_templates - the files of dir (a missing one: the built-in text); 0, or -1
+ * and a message (out then holds nothing). */
+static int alert_load_templates(const char *dir, struct alerttpl **out, char *msg, size_t len)
+{
+    char path[ALERT_PATH_MAX], *buf;
+    struct pd_err err;
+    struct stat st;
+    ssize_t n, got;
+    size_t k;
+    int fd, i, rc;
+
+    memset(out, 0, ALERT_TPL_KINDS * sizeof(*out));
+    for (i = 1; i < ALERT_TPL_KINDS && dir[0] != '\0'; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, alert_tpl_files[i]);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0 &&
+            errno == ENOENT)
+            continue;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_size > ALERTTPL_FILE_MAX) {
+            snprintf(msg, len, "alert template %.300s: %s", path,
+                     fd < 0 ? strerror(errno) : "not a regular file of at most 64 KB");
+            rc = -1;
+        } else {
+            buf = xmalloc((size_t)st.st_size + 1);
+            for (n = 0; n < st.st_size;) {
+                if ((got = read(fd, buf + n, (size_t)(st.st_size - n))) < 0 && errno == EINTR)
+                    continue;
+                if (got <= 0)
+                    break;
+                n += got;
+            }
+            rc = alerttpl_parse(buf, (size_t)n, alertmsg_tpl_names, &out[i], &err);
+            free(buf);
+            if (rc < 0)
+                snprintf(msg, len, "alert template %.300s:%d: %.150s", path, err.line, err.msg);
+        }
+        if (fd >= 0)
+            close(fd);
+        if (rc < 0) {
+            for (k = 0; k < ALERT_TPL_KINDS; k++)
+                out[k] = alerttpl_free(out[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void alert_set_templates(struct alert *a, struct alerttpl **tpl)
+{
+    size_t i;
+
+    a->stats.templates = 0;
+    for (i = 0; i < ALERT_TPL_KINDS; i++) {
+        alerttpl_free(a->tpl[i]);
+        a->tpl[i] = tpl[i];
+        a->stats.templates += tpl[i] != NULL;
+    }
+}
+
 /* alert_node_name - this node's name in the pending key: host and first listener. */
 static char *alert_node_name(const struct pd_config *cfg)
 {
@@ -784,24 +971,31 @@ static char *alert_node_name(const struct pd_config *cfg)
     return out;
 }
 
-struct alert *alert_new(uv_loop_t *loop, struct pd_config *cfg, struct track *track)
+struct alert *alert_new(uv_loop_t *loop, struct pd_config *cfg, struct decide *decide)
 {
     struct alert *a = xcalloc(1, sizeof(*a));
+    struct alerttpl *tpl[ALERT_TPL_KINDS];
     char msg[512], key[ALERT_KEY_MAX];
 
     a->loop = loop;
     a->cfg = cfg_ref(cfg);
-    a->track = track;
+    a->decide = decide;
+    a->track = decide_track(decide);
+    a->s_detail = track_script_index(a->track, "alert_detail");
     a->node = alert_node_name(cfg);
     if (alert_load_map(cfg->alert_partner_map, &a->map, msg, sizeof(msg)) < 0)
         log_fatal("%s", msg);
+    if (alert_load_templates(cfg->alert_template_dir, tpl, msg, sizeof(msg)) < 0)
+        log_fatal("%s", msg);
+    alert_set_templates(a, tpl);
     uv_timer_init(loop, &a->wake);
     a->wake.data = a;
-    a->queue = alertq_new(loop, track, alert_key(a, key, sizeof(key), "pending:%s", a->node),
+    a->queue = alertq_new(loop, a->track, alert_key(a, key, sizeof(key), "pending:%s", a->node),
                           alert_restore_batch, a);
     alertq_reconfigure(a->queue, a->cfg);
     if (events_subscribe(alert_on_event, a) < 0)
         log_panic("alert: no room for another event subscriber");
+    alertdigest_start(a);
     if (cfg->alert_enabled)
         log_info("alert: partner alerts on: %zu map entries, abuse desk %s, node %s",
                  partnermap_count(a->map), cfg->alert_abuse_desk.n > 0 ? "set" : "unset",
@@ -811,9 +1005,14 @@ struct alert *alert_new(uv_loop_t *loop, struct pd_config *cfg, struct track *tr
 
 void alert_reconfigure(struct alert *a, struct pd_config *cfg)
 {
+    struct alerttpl *tpl[ALERT_TPL_KINDS];
     struct partnermap *map;
     char msg[512];
 
+    if (alert_load_templates(cfg->alert_template_dir, tpl, msg, sizeof(msg)) < 0)
+        log_warn("reload: %s; keeping the previous templates", msg);
+    else
+        alert_set_templates(a, tpl);
     if (alert_load_map(cfg->alert_partner_map, &map, msg, sizeof(msg)) < 0) {
         log_warn("reload: %s; keeping the previous partner map", msg);
     } else {
@@ -853,6 +1052,7 @@ void alert_stop(struct alert *a)
     events_unsubscribe(alert_on_event, a);
     uv_timer_stop(&a->wake);
     uv_close((uv_handle_t *)&a->wake, NULL);
+    alertdigest_stop(a);
     alertq_stop(a->queue);
     alert_get_stats(a, &st);
     log_info("alert: stopped: %llu sent, %llu failed attempts, %llu given up, %llu duplicates, "
@@ -865,6 +1065,7 @@ void alert_stop(struct alert *a)
 struct alert *alert_free(struct alert *a)
 {
     struct alert_batch *b;
+    size_t i;
 
     if (a == NULL)
         return NULL;
@@ -874,6 +1075,8 @@ struct alert *alert_free(struct alert *a)
         alert_batch_free(b);
     }
     partnermap_free(a->map);
+    for (i = 0; i < ALERT_TPL_KINDS; i++)
+        a->tpl[i] = alerttpl_free(a->tpl[i]);
     cfg_unref(a->cfg);
     free(a->node);
     free(a);

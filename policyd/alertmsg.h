@@ -24,13 +24,18 @@
 #define ALERTMSG_REF_MAX 32         /* bytes of a reference id */
 #define ALERTMSG_LIST_MAX 500       /* items listed in one digest or wave mail */
 #define ALERTMSG_PACK_MAX 16384     /* bytes of one packed item */
+#define ALERTMSG_NETS_MAX 8         /* client networks shown in a block or hold mail */
 
 enum alertmsg_kind {
     ALERTMSG_BLOCK = 1,   /* one mailbox blocked */
     ALERTMSG_UNBLOCK = 2, /* one mailbox's sending restored */
     ALERTMSG_DIGEST = 3,  /* several events of one partner, past its hourly cap */
     ALERTMSG_WAVE = 4,    /* many blocks across the service: mass compromise */
+    ALERTMSG_HOLD = 5,    /* one mailbox's mail held for review (one item) */
+    ALERTMSG_DAILY = 6,   /* a partner's daily digest: still blocked, unblocked lately */
 };
+
+struct alerttpl;
 
 /* One block or unblock. Strings are NUL-terminated, any bytes; NULL reads as "". */
 struct alertmsg_item {
@@ -43,6 +48,20 @@ struct alertmsg_item {
     const char *condition; /* block: how it lifts; unblock: why it was lifted */
     int score;
     int64_t at; /* unix seconds */
+};
+
+/* A client network the mailbox was seen from (unix seconds). */
+struct alertmsg_net {
+    const char *net; /* "192.0.2.0/24" */
+    int64_t last, first;
+};
+
+/* What Redis holds about a blocked mailbox besides the event (block and hold mails). */
+struct alertmsg_detail {
+    long long refused; /* recipients refused since the block; < 0: unknown */
+    long long held;    /* messages held; < 0: unknown */
+    const struct alertmsg_net *nets; /* most recent first */
+    size_t nnets;
 };
 
 struct alertmsg_in {
@@ -59,7 +78,16 @@ struct alertmsg_in {
     const struct alertmsg_item *items; /* block and unblock: exactly one */
     size_t nitems;
     size_t more;               /* digest and wave: events not listed */
+    const struct alertmsg_detail *detail; /* block and hold: NULL when unknown */
+    const struct alerttpl *tpl; /* the operator's template for this kind; NULL: built-in */
+    const char *date;          /* daily: the digest's day ("2026-11-23") */
+    const long long *refused;  /* daily: per item, recipients refused (0: not shown); or NULL */
+    const long long *held;     /* daily: per item, messages held (0: not shown); or NULL */
 };
+
+/* The placeholders a template may use (NULL-terminated); alertmsg_build fills those that
+ * the mail's kind knows and leaves the others empty. */
+extern const char *const alertmsg_tpl_names[];
 
 enum {
     ALERTMSG_ERR_ARG = -1,  /* missing from/to, wrong item count, unknown kind */

@@ -54,5 +54,8 @@ void events_emit(const struct pd_event *ev)
 
 const char *events_type_name(enum pd_event_type t)
 {
-    return t == PD_EVENT_BLOCK ? "block" : t == PD_EVENT_UNBLOCK ? "unblock" : "unknown";
+    return t == PD_EVENT_BLOCK     ? "block"
+           : t == PD_EVENT_UNBLOCK ? "unblock"
+           : t == PD_EVENT_HOLD    ? "hold"
+                                   : "unknown";
 }

@@ -16,6 +16,7 @@
 enum pd_event_type {
     PD_EVENT_BLOCK = 1,   /* a block record was written by this node */
     PD_EVENT_UNBLOCK = 2, /* a block record was removed by this node */
+    PD_EVENT_HOLD = 3,    /* a message of the mailbox was answered HOLD by this node */
 };
 
 struct pd_event {

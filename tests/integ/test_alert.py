@@ -17,7 +17,13 @@ Checked:
     to the abuse desk;
   - sendmail exiting 75 twice is logged with its stderr and retried: one mail; a missing
     sendmail, then a stop: the alert waits in Redis and the restarted node sends it once;
-  - both nodes stop cleanly.
+  - a node starting after alert_digest_time gathers the day's digest: one mail per
+    partner with something to say (still blocked, unblocked in the last 24 h), a mark per
+    partner and day in Redis, and a second node that day sends none;
+  - a hostile block.txt template (a CRLF "Bcc:" after its Subject line, "Bcc:" in the body)
+    with a hostile mailbox: the headers stay ours, the Subject one line; the body shows the
+    client networks (alert_detail.lua), the rules and the refused count;
+  - every node stops cleanly.
 
 Run: python3 tests/integ/test_alert.py   (PD_BUILD=build/san for the sanitiser build)
 """
@@ -417,6 +423,72 @@ def missing_sendmail_restart(stack, a, redis):
     S.check(True, "and Redis is empty of them")
 
 
+TEMPLATE = ("Subject: {subject} [tpl]\r\nBcc: evil@x.example\n\n"
+            "Bcc: evil@x.example\nTo: {mailbox}\nNetworks:\n  {networks}\n"
+            "refused={refused} held={held} {{literal}}\n{rules}\n")
+
+
+def digest_and_templates(stack, redis, tmp, alice_ref):
+    """Node C starts after its digest time (00:00, local): it gathers today's digest at
+    once, one mail per partner with something to say; node D, started next, sends none
+    (the per-partner, per-day SET NX). C's block.txt is hostile: headers stay ours."""
+    tdir = os.path.join(tmp, "templates")
+    os.mkdir(tdir)
+    with open(os.path.join(tdir, "block.txt"), "w") as f:
+        f.write(TEMPLATE)
+    conf = node_conf(redis, stack, tmp, {"alert_digest_time": "00:00",
+                                         "alert_template_dir": tdir})
+    c = start(Policyd(conf))
+    pdtest.log_has(c, r"alert: daily digest \d{4}-\d\d-\d\d: \d+ entries, \d+ mails queued", 20)
+    ms = wait_mails(stack, lambda m: m.event == "daily", n=2, timeout=20, what="the digests")
+    time.sleep(1.0)
+    ms = [m for m in alert_mails(stack) if m.event == "daily"]
+    by = {}
+    for m in ms:
+        by.setdefault(str(m.msg["To"]), []).append(m)
+    S.check(all(len(v) == 1 for v in by.values()) and len(by) >= 4,
+            "one daily digest per partner (%d partners)" % len(by))
+    a = by.get("ops@partner-a.example, noc@partner-a.example", [None])[0]
+    S.check(a is not None and "Restored in the last 24 hours (1):" in a.body and
+            alice_ref in a.body and "the password was changed" in a.body and
+            check_safe(a, ["ops@partner-a.example", "noc@partner-a.example", ABUSE]),
+            "example.com's digest lists alice, unblocked today by a password change")
+    st = by.get("storm@partner-s.example", [None])[0]
+    S.check(st is not None and "Still blocked (50):" in st.body and
+            "user00@storm.example" in st.body and "daily digest for storm.example" in
+            st.subject and "Restored" not in st.body,
+            "storm.example's digest lists its 50 mailboxes still blocked")
+    S.check(all(redis.cli("EXISTS", k) == "1" for k in
+                redis.cli("KEYS", "pd:1:{alert}:daily:*").split()) and
+            len(redis.cli("KEYS", "pd:1:{alert}:daily:*").split()) == len(by),
+            "a per-partner, per-day mark for each of them in Redis")
+    d = start(Policyd(node_conf(redis, stack, tmp, {"alert_digest_time": "00:00"})))
+    pdtest.log_has(d, r"alert: daily digest .*: \d+ entries, 0 mails queued by this node", 20)
+    time.sleep(1.0)
+    S.check(len([m for m in alert_mails(stack) if m.event == "daily"]) == len(ms),
+            "a second node starting the same day sends no digest again")
+    clean_stop(d, "node D")
+
+    mb = "tpl\rBcc: victim@evil.example@tpl.twonode.example"  # under its partner's cap
+    ref = block(c, mb, host=70)
+    m = wait_mails(stack, lambda x: ref in x.msgid, what="the templated mail")[0]
+    S.check(check_safe(m, ["two@partner-t.example", ABUSE]) and "Bcc" not in m.names,
+            "a hostile template and a hostile mailbox: no extra header, no extra recipient")
+    S.check(m.subject.endswith("(ref %s) [tpl]" % ref) and "\n" not in m.subject and
+            "Bcc: evil" not in m.subject,
+            "the template's Subject line, cleaned, one line (%s)" % m.subject)
+    # the template's own "Bcc:" after its Subject line is body text, like its second one
+    S.check(m.body.startswith("Bcc: evil@x.example\n\nBcc: evil@x.example\n"
+                              "To: tpl?bcc: victim@evil.example@") and
+            "\n  192.0.2.0/24 (last seen " in m.body and
+            "{literal}" in m.body and "TRIP-NET" in m.body and
+            all(len(ln) <= 998 for ln in m.raw.split("\n")),
+            "the body is the template's, with the networks seen, the rules and '{{'")
+    S.check(re.search(r"refused=\d+ held=", m.body) is not None,
+            "the refused count comes from the block record (alert_detail.lua)")
+    return c
+
+
 def clean_stop(node, name):
     rc = node.stop()
     log = node.read_log()
@@ -441,6 +513,7 @@ def run():
     S.check(True, "stack, redis and two policyd nodes up in %.1f s" % (time.time() - t0))
 
     ref = one_block_one_mail(stack, a, redis)
+    alice_ref = ref
     unblock_mail(stack, a, ref)
     hostile_mailboxes(stack, a)
     two_nodes(stack, a, b, redis)
@@ -448,6 +521,8 @@ def run():
     storm(stack, a, redis)
     failing_sendmail(stack, a, tmp)
     missing_sendmail_restart(stack, a, redis)
+    c = digest_and_templates(stack, redis, tmp, alice_ref)
+    clean_stop(c, "node C")
     clean_stop(a, "node A")
     clean_stop(b, "node B")
     S.check(True, "total %.1f s" % (time.time() - t0))
