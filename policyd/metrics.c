@@ -5,17 +5,54 @@
  * SYNOPSIS
  *      #include "policyd/statuscmd.h"
  *
- *      char *metrics_format(const struct status *st, long long blocked, bool blocked_known)
+ *      static void metrics_ldap(struct metrics_buf *b, const struct poller *p)
+{
+    struct poller_stats ps;
+
+    poller_get_stats(p, &ps);
+    metrics_one(b, "ldap_up", "gauge", "1 when the last LDAP poller round reached the directory.",
+                ps.directory_up);
+    metrics_one(b, "ldap_rounds_total", "counter", "LDAP poller rounds that reached the directory.",
+                ps.rounds);
+    metrics_one(b, "ldap_errors_total", "counter", "LDAP poller rounds cut short by the directory.",
+                ps.errors);
+    metrics_one(b, "ldap_unblocked_total", "counter",
+                "Blocks cleared by the LDAP poller after a password change.", ps.unblocked);
+}
+
+static void metrics_alerts(struct metrics_buf *b, const struct alert *a)
+{
+    struct alert_stats as;
+
+    alert_get_stats(a, &as);
+    metrics_one(b, "alerts_sent_total", "counter", "Alert mails sendmail accepted.", as.sent);
+    metrics_one(b, "alerts_failed_total", "counter", "Failed sendmail runs (each retried).",
+                as.failures);
+    metrics_one(b, "alerts_given_up_total", "counter",
+                "Alert mails dropped after alert_retry_max attempts.", as.given_up);
+}
+
+char *metrics_format(const struct status *st, long long blocked, bool blocked_known)
+ *
+ *      #include "policyd/status.h"
+ *
+ *      void status_metrics(struct status *st, status_metrics_cb cb, void *arg)
  * DESCRIPTION
  *      Formats, from the counters in memory: the policy server's connections and requests
  *      (struct pd_stats), the Redis client (up, calls, timeouts, errors), the status
  *      socket (connections, requests by command, errors, denials, audit writes), block
  *      and unblock events seen by this process by reason, uptime, and the number of
  *      blocked mailboxes (the index's size, which the caller read; left out when Redis
- *      did not answer). Counters are "_total" and start at 0 when the process starts.
+ *      did not answer), the LDAP poller (directory up, rounds, errors, unblocks) and the
+ *      alert mailer (sent, failed, given up) when main attached them. Counters are
+ *      "_total" and start at 0 when the process starts.
  *      Format 0.0.4: "# HELP", "# TYPE", then "name{labels} value" lines.
  *
  *      The caller owns the returned string (free()). No I/O, no logging.
+ *
+ *      status_metrics() is the entry point of the other transports (httpmetrics(3)): one
+ *      ZCARD of the index of blocked mailboxes, then metrics_format(); the callback owns
+ *      the text.
  * DIAGNOSTICS
  *      None: allocation failure aborts (xmalloc).
  * SEE ALSO
@@ -28,9 +65,13 @@
 
 #include <uv.h>
 
+#include "ldap/poller.h"
+#include "policyd/alert.h"
+#include "policyd/config.h"
 #include "policyd/decide.h"
 #include "policyd/events.h"
 #include "policyd/server.h"
+#include "policyd/status.h"
 #include "policyd/statuscmd.h"
 #include "policyd/util.h"
 #include "ratelimit/track.h"
@@ -175,6 +216,33 @@ static void metrics_events(struct metrics_buf *b, const struct status *st)
                            (unsigned long long)st->stats.events[types[t]][r]);
 }
 
+static void metrics_ldap(struct metrics_buf *b, const struct poller *p)
+{
+    struct poller_stats ps;
+
+    poller_get_stats(p, &ps);
+    metrics_one(b, "ldap_up", "gauge", "1 when the last LDAP poller round reached the directory.",
+                ps.directory_up);
+    metrics_one(b, "ldap_rounds_total", "counter", "LDAP poller rounds that reached the directory.",
+                ps.rounds);
+    metrics_one(b, "ldap_errors_total", "counter", "LDAP poller rounds cut short by the directory.",
+                ps.errors);
+    metrics_one(b, "ldap_unblocked_total", "counter",
+                "Blocks cleared by the LDAP poller after a password change.", ps.unblocked);
+}
+
+static void metrics_alerts(struct metrics_buf *b, const struct alert *a)
+{
+    struct alert_stats as;
+
+    alert_get_stats(a, &as);
+    metrics_one(b, "alerts_sent_total", "counter", "Alert mails sendmail accepted.", as.sent);
+    metrics_one(b, "alerts_failed_total", "counter", "Failed sendmail runs (each retried).",
+                as.failures);
+    metrics_one(b, "alerts_given_up_total", "counter",
+                "Alert mails dropped after alert_retry_max attempts.", as.given_up);
+}
+
 char *metrics_format(const struct status *st, long long blocked, bool blocked_known)
 {
     struct metrics_buf b = {xmalloc(4096), 0, 4096};
@@ -188,6 +256,10 @@ char *metrics_format(const struct status *st, long long blocked, bool blocked_kn
     metrics_redis(&b, status_track(st));
     if (st->srv->decide != NULL)
         metrics_decide(&b, decide_get_stats(st->srv->decide));
+    if (st->poller != NULL && st->srv->cfg->ldap_uri.n > 0)
+        metrics_ldap(&b, st->poller);
+    if (st->alert != NULL)
+        metrics_alerts(&b, st->alert);
     metrics_status(&b, st);
     metrics_events(&b, st);
     if (blocked_known)
@@ -195,4 +267,33 @@ char *metrics_format(const struct status *st, long long blocked, bool blocked_kn
                     "Mailboxes in the index of blocked mailboxes (all nodes).",
                     (unsigned long long)blocked);
     return b.s;
+}
+
+/* One status_metrics() call waiting for the index's size. */
+struct metrics_req {
+    struct status *st;
+    status_metrics_cb cb;
+    void *arg;
+};
+
+static void metrics_on_count(void *arg, int rc, const struct track_reply *rep)
+{
+    struct metrics_req *r = arg;
+    bool known = rc == TRACK_OK && rep->npairs == 1 && rep->pairs[0].is_int;
+
+    r->cb(r->arg, metrics_format(r->st, known ? rep->pairs[0].ival : 0, known));
+    free(r);
+}
+
+void status_metrics(struct status *st, status_metrics_cb cb, void *arg)
+{
+    struct metrics_req *r = xmalloc(sizeof(*r));
+    char idx[KEYS_PREFIX_MAX + 16];
+    const char *argv[2] = {"ZCARD", idx};
+    size_t lens[2];
+
+    r->st = st, r->cb = cb, r->arg = arg;
+    snprintf(idx, sizeof(idx), "%s%s:blocked", st->srv->cfg->redis_key_prefix, KEYS_SCHEMA);
+    lens[0] = 5, lens[1] = strlen(idx);
+    track_command(status_track(st), 2, argv, lens, metrics_on_count, r);
 }

@@ -5,7 +5,8 @@
  * SYNOPSIS
  *      #include "policyd/status.h"
  *
- *      st = status_new(srv); status_listen(st, err, errlen); status_start(st)
+ *      st = status_new(srv); status_listen(st, err, errlen); status_attach(st, poller, alert)
+ *      status_start(st)
  *      status_stop(st); st = status_free(st)
  * DESCRIPTION
  *      Listens on every "unix:PATH" and loopback "inet:HOST:PORT" of status_listen. A
@@ -42,7 +43,8 @@
  *      warnings, the connection cap is logged when reached and when left. Peer data in
  *      the log is sanitised.
  * SEE ALSO
- *      jsonreq(3), statuscmd.c, statuswrite.c, metrics.c, policyctl(1), server(3).
+ *      jsonreq(3), statuscmd.c, statusshow.c, statuswrite.c, metrics.c, httpmetrics(3),
+ *      policyctl(1), server(3).
  */
 #include <errno.h>
 #include <grp.h>
@@ -766,13 +768,14 @@ void status_start(struct status *st)
 
     st->s_block = track_script_index(t, "block");
     st->s_unblock = track_script_index(t, "unblock");
+    st->s_track = track_script_index(t, "track");
     st->s_show = track_script_index(t, "status_show");
     st->s_index_remove = track_script_index(t, "index_remove");
     st->s_override_set = track_script_index(t, "override_set");
     st->s_hash_cas = track_script_index(t, "hash_cas");
     st->s_audit_add = track_script_index(t, "audit_add");
     st->s_audit_read = track_script_index(t, "audit_read");
-    if (st->s_block < 0 || st->s_unblock < 0 || st->s_show < 0 || st->s_index_remove < 0 ||
+    if (st->s_track < 0 || st->s_block < 0 || st->s_unblock < 0 || st->s_show < 0 || st->s_index_remove < 0 ||
         st->s_override_set < 0 || st->s_hash_cas < 0 || st->s_audit_add < 0 ||
         st->s_audit_read < 0)
         log_panic("embedded Lua scripts of the status socket missing");
@@ -827,6 +830,12 @@ struct status *status_free(struct status *st)
     free(st->ls);
     free(st);
     return NULL;
+}
+
+void status_attach(struct status *st, struct poller *poller, struct alert *alert)
+{
+    st->poller = poller;
+    st->alert = alert;
 }
 
 struct track *status_track(const struct status *st)

@@ -15,21 +15,22 @@
  *      status_op_error), at once or from a Redis callback:
  *
  *      ping     {"pong": true}
- *      status   version, pid, uptime, the caller's role, mode, the policy server's
- *               counters (struct pd_stats), Redis (up, calls, timeouts, errors), the status
- *               socket's counters, and the number of blocked mailboxes (ZCARD of the index;
- *               null when Redis does not answer)
+ *      status   (policyctl stats) version, pid, uptime, the caller's role, mode, the
+ *               policy server's counters (struct pd_stats), Redis (up, calls, timeouts,
+ *               errors), the status socket's counters, the number of blocked mailboxes
+ *               (ZCARD of the index; null when Redis does not answer), verdicts by action
+ *               and the decision latency (decide_get_stats: count, mean, histogram with
+ *               upper bounds in ms, the last null = +Inf), the LDAP poller's health and
+ *               the alert mailer's counters (null when not running)
  *      metrics  {"text": Prometheus text exposition} (metrics.c)
- *      show     one mailbox in one script call (status_show.lua): the block record,
- *               probation, overrides, history (newest first); then its domain's overrides
- *               (HGET of "<prefix>1:domains") and the effective caps with their source
- *               (default, domain, mailbox, raise), as track.lua computes them
+ *      show     one mailbox (statusshow.c)
  *      list     the index "<prefix>1:blocked" oldest first, from "offset": each member's
  *               block record is read (HGETALL), entries whose record is gone are skipped
  *               (counted as "stale"), "reason" and "domain" filter; a filtered page scans
  *               at most STATUS_LIST_SCAN entries and says where to go on ("next_offset",
  *               null at the end)
- *      audit    a page of "<prefix>1:audit", newest first (audit_read.lua)
+ *      audit    a page of the stream "<prefix>1:audit", newest first (audit_read.lua:
+ *               XREVRANGE); each entry gets its stream "id"
  *
  *      Writes (block, unblock, override with changes) go to statuswrite.c.
  * DIAGNOSTICS
@@ -45,6 +46,8 @@
 
 #include <jansson.h>
 
+#include "ldap/poller.h"
+#include "policyd/alert.h"
 #include "policyd/config.h"
 #include "policyd/decide.h"
 #include "policyd/server.h"
@@ -54,7 +57,6 @@
 #include "ratelimit/overrides.h"
 #include "ratelimit/track.h"
 
-#define STATUS_HISTORY_SHOW 20 /* history entries "show" returns */
 #define STATUS_LIST_CHUNK 100  /* index entries read per round with a filter (< TRACK_MAX_PAIRS) */
 #define STATUS_LIST_SCAN 2000  /* index entries one filtered list request reads at most */
 
@@ -95,7 +97,7 @@ void statuscmd_redis_error(struct status_op *op, int rc, const struct track_repl
 }
 
 /* statuscmd_value - a Redis value as JSON: an integer when it is one, else a string. */
-static json_t *statuscmd_value(const struct track_pair *p)
+json_t *statuscmd_value(const struct track_pair *p)
 {
     char *end;
     long long v;
@@ -114,7 +116,7 @@ static json_t *statuscmd_value(const struct track_pair *p)
 }
 
 /* statuscmd_set - obj[name] = value, for a name that comes from Redis (bytes). */
-static void statuscmd_set(json_t *obj, const char *name, size_t len, json_t *v)
+void statuscmd_set(json_t *obj, const char *name, size_t len, json_t *v)
 {
     char key[64];
 
@@ -242,6 +244,74 @@ static json_t *statuscmd_status(const struct status_op *op, long long blocked, b
         known ? json_integer(blocked) : json_null());
 }
 
+/* statuscmd_decide - verdicts by action and the decision latency (decide_get_stats). */
+static json_t *statuscmd_decide(const struct decide_stats *d)
+{
+    static const char *const actions[DECIDE_ACTIONS] = {"pass", "watch", "defer", "hold",
+                                                         "block"};
+    json_t *v = json_object(), *buckets = json_array();
+    int i;
+
+    for (i = 0; i < DECIDE_ACTIONS; i++)
+        json_object_set_new(v, actions[i], json_integer((json_int_t)d->by_action[i]));
+    json_object_set_new(v, "unauthenticated", json_integer((json_int_t)d->unauthenticated));
+    json_object_set_new(v, "not_counted", json_integer((json_int_t)d->not_counted));
+    json_object_set_new(v, "fail_action", json_integer((json_int_t)d->fail_action));
+    json_object_set_new(v, "blocks_written", json_integer((json_int_t)d->blocks_written));
+    for (i = 0; i < DECIDE_LAT_BUCKETS; i++)
+        json_array_append_new(
+            buckets, json_pack("{s:o, s:I}", "le_ms",
+                               i < DECIDE_LAT_BUCKETS - 1 ? json_real(decide_lat_bounds_ms[i])
+                                                          : json_null(),
+                               "count", (json_int_t)d->lat_le[i]));
+    return json_pack("{s:o, s:{s:I, s:f, s:o}}", "verdicts", v, "latency", "count",
+                     (json_int_t)d->lat_count, "mean_ms",
+                     d->lat_count > 0 ? d->lat_sum_s * 1000.0 / (double)d->lat_count : 0.0,
+                     "buckets", buckets);
+}
+
+static json_t *statuscmd_ldap(const struct poller *p)
+{
+    struct poller_stats ps;
+
+    poller_get_stats(p, &ps);
+    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "up", ps.directory_up,
+                     "rounds", (json_int_t)ps.rounds, "errors", (json_int_t)ps.errors,
+                     "unblocked", (json_int_t)ps.unblocked, "last_blocked",
+                     (json_int_t)ps.last_blocked, "last_waiting", (json_int_t)ps.last_waiting,
+                     "last_kept", (json_int_t)ps.last_kept, "last_ms", ps.last_ms);
+}
+
+static json_t *statuscmd_alerts(const struct alert *a)
+{
+    struct alert_stats as;
+
+    alert_get_stats(a, &as);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "events", (json_int_t)as.events,
+                     "sent", (json_int_t)as.sent, "failures", (json_int_t)as.failures,
+                     "given_up", (json_int_t)as.given_up, "digested", (json_int_t)as.digested,
+                     "waves", (json_int_t)as.waves, "duplicates", (json_int_t)as.duplicates);
+}
+
+/* statuscmd_stats - the health of what stands behind the answers: verdicts, latency,
+ * LDAP poller (null without ldap_uri), alert mailer (null when not running). */
+static void statuscmd_stats(const struct status *st, json_t *out)
+{
+    json_t *d = st->srv->decide != NULL ? statuscmd_decide(decide_get_stats(st->srv->decide))
+                                        : NULL;
+
+    if (d != NULL) {
+        json_object_set(out, "verdicts", json_object_get(d, "verdicts"));
+        json_object_set(out, "latency", json_object_get(d, "latency"));
+        json_decref(d);
+    }
+    json_object_set_new(out, "ldap", st->poller != NULL && st->srv->cfg->ldap_uri.n > 0
+                                         ? statuscmd_ldap(st->poller)
+                                         : json_null());
+    json_object_set_new(out, "alerts",
+                        st->alert != NULL ? statuscmd_alerts(st->alert) : json_null());
+}
+
 /* statuscmd_on_count - ZCARD of the index answered: status or metrics can be built. */
 static void statuscmd_on_count(void *arg, int rc, const struct track_reply *rep)
 {
@@ -250,8 +320,12 @@ static void statuscmd_on_count(void *arg, int rc, const struct track_reply *rep)
     long long n = known ? rep->pairs[0].ival : 0;
     char *text;
 
+    json_t *reply;
+
     if (op->req.cmd == JSONREQ_STATUS) {
-        status_op_done(op, statuscmd_status(op, n, known));
+        reply = statuscmd_status(op, n, known);
+        statuscmd_stats(op->st, reply);
+        status_op_done(op, reply);
         return;
     }
     text = metrics_format(op->st, n, known);
@@ -268,153 +342,6 @@ static void statuscmd_count_blocked(struct status_op *op)
     statuscmd_global_key(op, "blocked", idx, sizeof(idx));
     lens[0] = 5, lens[1] = strlen(idx);
     track_command(status_track(op->st), 2, argv, lens, statuscmd_on_count, op);
-}
-
-/* ---- show -------------------------------------------------------------------------- */
-
-/* statuscmd_effective - the caps as track.lua applies them: a raise (until raise_until)
- * over the mailbox's own cap over the domain's (its raise first) over the default. */
-static json_t *statuscmd_effective(const struct status_op *op, json_t *ovr,
-                                   const struct overrides_settings *dom)
-{
-    static const char *const names[OVERRIDES_NCAPS] = {"rcpt_hour", "rcpt_day", "msg_hour",
-                                                       "msg_day"};
-    const struct pd_config *cfg = op->cfg;
-    long long def[OVERRIDES_NCAPS] = {cfg->limit_recipients_per_hour,
-                                      cfg->limit_recipients_per_day,
-                                      cfg->limit_messages_per_hour, cfg->limit_messages_per_day};
-    bool dom_raise = (dom->has & OVERRIDES_HAS_RAISE_UNTIL) && dom->raise_until > op->now;
-    json_t *until = json_object_get(ovr, "raise_until"), *out = json_object(), *v;
-    bool raise = json_is_integer(until) && json_integer_value(until) > op->now;
-    char field[32];
-    int i;
-
-    for (i = 0; i < OVERRIDES_NCAPS; i++) {
-        long long val = def[i];
-        const char *src = "default";
-
-        if (dom_raise && (dom->has & OVERRIDES_HAS_RAISE(i)))
-            val = dom->raise[i], src = "domain-raise";
-        else if (dom->has & OVERRIDES_HAS_CAP(i))
-            val = dom->cap[i], src = "domain";
-        snprintf(field, sizeof(field), "lim_%s", names[i]);
-        if (json_is_integer(v = json_object_get(ovr, field)))
-            val = json_integer_value(v), src = "mailbox";
-        snprintf(field, sizeof(field), "raise_%s", names[i]);
-        if (raise && json_is_integer(v = json_object_get(ovr, field)))
-            val = json_integer_value(v), src = "raise";
-        json_object_set_new(out, names[i], json_pack("{s:I, s:s}", "value", (json_int_t)val,
-                                                     "source", src));
-    }
-    v = json_object_get(ovr, "exempt");
-    json_object_set_new(out, "exempt",
-                        json_boolean(v != NULL ? json_integer_value(v) == 1
-                                               : (dom->has & OVERRIDES_HAS_EXEMPT) && dom->exempt));
-    v = json_object_get(ovr, "profile");
-    json_object_set_new(out, "profile",
-                        json_string(v != NULL && json_is_string(v) ? json_string_value(v)
-                                    : (dom->has & OVERRIDES_HAS_PROFILE)
-                                        ? overrides_profile_text(dom->profile)
-                                        : ""));
-    return out;
-}
-
-/* statuscmd_on_domain - the domain's overrides: the reply is complete. */
-static void statuscmd_on_domain(void *arg, int rc, const struct track_reply *rep)
-{
-    struct status_op *op = arg;
-    json_t *out = op->acc, *ovr = json_object_get(out, "overrides");
-    struct overrides_settings dom;
-    struct pd_err err;
-    const char *text = "";
-    size_t len = 0;
-
-    op->acc = NULL;
-    if (rc == TRACK_OK && rep->npairs == 1 && !rep->pairs[0].is_int)
-        text = rep->pairs[0].sval, len = rep->pairs[0].sval_len;
-    memset(&dom, 0, sizeof(dom));
-    if (rc != TRACK_OK || (len > 0 && overrides_parse_settings(text, len, &dom, &err) < 0)) {
-        memset(&dom, 0, sizeof(dom));
-        json_object_set_new(out, "domain_error",
-                            json_string(rc != TRACK_OK ? track_strerror(rc) : err.msg));
-    }
-    json_object_set_new(out, "domain_overrides", statuscmd_json_bytes(text, len));
-    json_object_set_new(out, "limits", statuscmd_effective(op, ovr, &dom));
-    status_op_done(op, out);
-}
-
-/* statuscmd_show_reply - status_show.lua's pairs into the reply's objects. */
-static json_t *statuscmd_show_reply(struct status_op *op, const struct track_reply *rep)
-{
-    json_t *blk = json_object(), *ovr = json_object(), *hist = json_array(), *e;
-    long long probation = 0;
-    bool blocked;
-    size_t i;
-
-    for (i = 0; i < rep->npairs; i++) {
-        const struct track_pair *p = &rep->pairs[i];
-
-        if (p->name_len > 4 && memcmp(p->name, "blk.", 4) == 0) {
-            statuscmd_set(blk, p->name + 4, p->name_len - 4, statuscmd_value(p));
-        } else if (p->name_len > 4 && memcmp(p->name, "ovr.", 4) == 0) {
-            statuscmd_set(ovr, p->name + 4, p->name_len - 4, statuscmd_value(p));
-        } else if (statuscmd_pair_is(rep, i, "probation_until")) {
-            probation = p->ival;
-        } else if (statuscmd_pair_is(rep, i, "hist")) {
-            e = json_loadb(p->sval, p->sval_len, 0, NULL);
-            json_array_append_new(hist, e != NULL ? e : statuscmd_json_bytes(p->sval, p->sval_len));
-        }
-    }
-    if (!(blocked = json_object_size(blk) > 0)) {
-        json_decref(blk);
-        blk = json_null();
-    }
-    return json_pack("{s:o, s:b, s:o, s:I, s:b, s:o, s:o}", "user",
-                     statuscmd_json_bytes(op->mailbox, op->mailbox_len), "blocked", blocked,
-                     "block", blk, "probation_until", (json_int_t)probation, "on_probation",
-                     probation > op->now, "overrides", ovr, "history", hist);
-}
-
-static void statuscmd_on_show(void *arg, int rc, const struct track_reply *rep)
-{
-    struct status_op *op = arg;
-    const char *at = memchr(op->mailbox, '@', op->mailbox_len);
-    const char *argv[3] = {"HGET", NULL, NULL};
-    char dkey[KEYS_PREFIX_MAX + 16];
-    size_t lens[3];
-
-    if (rc != TRACK_OK) {
-        statuscmd_redis_error(op, rc, rep);
-        return;
-    }
-    op->acc = statuscmd_show_reply(op, rep);
-    statuscmd_global_key(op, "domains", dkey, sizeof(dkey));
-    at = at != NULL ? at + 1 : op->mailbox + op->mailbox_len;
-    json_object_set_new(op->acc, "domain",
-                        statuscmd_json_bytes(at, (size_t)(op->mailbox + op->mailbox_len - at)));
-    argv[1] = dkey, argv[2] = at;
-    lens[0] = 4, lens[1] = strlen(dkey), lens[2] = (size_t)(op->mailbox + op->mailbox_len - at);
-    track_command(status_track(op->st), 3, argv, lens, statuscmd_on_domain, op);
-}
-
-static void statuscmd_show(struct status_op *op)
-{
-    char blk[KEYS_NAME_SIZE], hist[KEYS_NAME_SIZE], ovr[KEYS_NAME_SIZE], st[KEYS_NAME_SIZE];
-    char n[8];
-    const char *argv[6] = {"4", blk, hist, ovr, st, n};
-    size_t lens[6];
-    int i;
-
-    if (statuscmd_mailbox(op) < 0)
-        return;
-    statuscmd_key(op, KEYS_SUFFIX_BLOCK, blk, sizeof(blk));
-    statuscmd_key(op, "hist", hist, sizeof(hist));
-    statuscmd_key(op, KEYS_SUFFIX_OVR, ovr, sizeof(ovr));
-    statuscmd_key(op, KEYS_SUFFIX_STATE, st, sizeof(st));
-    snprintf(n, sizeof(n), "%d", STATUS_HISTORY_SHOW);
-    for (i = 0; i < 6; i++)
-        lens[i] = strlen(argv[i]);
-    track_eval(status_track(op->st), op->st->s_show, 6, argv, lens, statuscmd_on_show, op);
 }
 
 /* ---- list -------------------------------------------------------------------------- */
@@ -602,7 +529,7 @@ static void statuscmd_list(struct status_op *op)
 static void statuscmd_on_audit(void *arg, int rc, const struct track_reply *rep)
 {
     struct status_op *op = arg;
-    json_t *entries = json_array(), *e;
+    json_t *entries = json_array(), *e, *id = NULL;
     long long total = 0;
     size_t i;
 
@@ -616,11 +543,22 @@ static void statuscmd_on_audit(void *arg, int rc, const struct track_reply *rep)
 
         if (statuscmd_pair_is(rep, i, "total")) {
             total = p->ival;
+        } else if (statuscmd_pair_is(rep, i, "id")) {
+            json_decref(id);
+            id = statuscmd_json_bytes(p->sval, p->sval_len);
         } else if (statuscmd_pair_is(rep, i, "entry")) {
             e = json_loadb(p->sval, p->sval_len, 0, NULL);
-            json_array_append_new(entries, e != NULL ? e : statuscmd_json_bytes(p->sval, p->sval_len));
+            if (!json_is_object(e)) {
+                json_decref(e);
+                e = json_pack("{s:o}", "text", statuscmd_json_bytes(p->sval, p->sval_len));
+            }
+            if (id != NULL)
+                json_object_set_new(e, "id", id);
+            id = NULL;
+            json_array_append_new(entries, e);
         }
     }
+    json_decref(id);
     status_op_done(op, json_pack("{s:I, s:o}", "total", (json_int_t)total, "entries", entries));
 }
 
@@ -653,7 +591,7 @@ void statuscmd_run(struct status_op *op)
         statuscmd_count_blocked(op);
         return;
     case JSONREQ_SHOW:
-        statuscmd_show(op);
+        statusshow_run(op);
         return;
     case JSONREQ_LIST:
         statuscmd_list(op);

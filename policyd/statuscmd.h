@@ -4,7 +4,7 @@
 
 /*
  * statuscmd - the inside of the status socket, shared by its files only (status.c: the
- * transport; statuscmd.c: the read commands; statuswrite.c: block, unblock, overrides and
+ * transport; statuscmd.c: the read commands; statusshow.c: show; statuswrite.c: block, unblock, overrides and
  * the audit trail; metrics.c: the Prometheus text). Not for other modules: they use
  * status.h.
  *
@@ -70,8 +70,11 @@ struct status {
     unsigned admin_gid;
     int64_t started_at;        /* unix seconds */
     uint64_t ref_state;        /* xorshift state for reference ids */
-    int s_block, s_unblock, s_show, s_index_remove, s_override_set, s_hash_cas, s_audit_add,
+    int s_track,
+        s_block, s_unblock, s_show, s_index_remove, s_override_set, s_hash_cas, s_audit_add,
         s_audit_read;
+    struct poller *poller;     /* borrowed (status_attach); NULL = no LDAP poller */
+    struct alert *alert;       /* borrowed (status_attach); NULL = no alert mailer */
     const struct status_op *emitting; /* the op whose event is being emitted */
     struct status_stats stats;
 };
@@ -119,10 +122,16 @@ size_t statuscmd_key(const struct status_op *op, const char *suffix, char *out, 
 void statuscmd_global_key(const struct status_op *op, const char *name, char *out, size_t len);
 json_t *statuscmd_json_bytes(const char *s, size_t len);
 bool statuscmd_pair_is(const struct track_reply *rep, size_t i, const char *name);
+struct track_pair;
+json_t *statuscmd_value(const struct track_pair *p);
+void statuscmd_set(json_t *obj, const char *name, size_t len, json_t *v);
 void statuscmd_noop_cb(void *arg, int status, const struct track_reply *rep);
 void statuscmd_redis_error(struct status_op *op, int rc, const struct track_reply *rep);
 enum status_reason statuscmd_reason(const char *s);
 const char *statuscmd_reason_name(enum status_reason r);
+
+/* statusshow.c */
+void statusshow_run(struct status_op *op);
 
 /* statuswrite.c */
 void statuswrite_block(struct status_op *op);

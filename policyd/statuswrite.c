@@ -35,9 +35,11 @@
  *
  *      Audit: the subscriber of events(3) appends every block and unblock not made by
  *      the detector itself (by != "auto": operators, the LDAP poller, imports) to the
- *      list "<prefix>1:audit" (audit_add.lua, capped at status_audit_max), with the
- *      operator's peer, words and the record before and after when the status socket
- *      made it; override changes are appended directly. It also counts events by type
+ *      Redis stream "<prefix>1:audit" (audit_add.lua: XADD MAXLEN ~ status_audit_max),
+ *      with the operator's peer, words and the record before and after when the status
+ *      socket made it; override changes are appended directly. An entry's stream
+ *      fields are at, action, by (the operator), peer, target (mailbox or domain) and
+ *      entry (the whole entry as JSON). It also counts events by type
  *      and reason for the metrics.
  * DIAGNOSTICS
  *      Every write is logged once at info: "status: op=block user=... by=... peer=...
@@ -87,26 +89,49 @@ static void statuswrite_on_audit(void *arg, int rc, const struct track_reply *re
              rep != NULL && rep->error != NULL ? rep->error : "");
 }
 
-/* statuswrite_audit - append one entry (taken) to the audit list. */
+/* statuswrite_field - a string field of an audit entry, "" when it has none. */
+static const char *statuswrite_field(json_t *entry, const char *name)
+{
+    const char *v = json_string_value(json_object_get(entry, name));
+
+    return v != NULL ? v : "";
+}
+
+/*
+ * statuswrite_audit - append one entry (taken) to the audit stream: who ("by", "peer"),
+ * when ("at"), what ("action", "target") as stream fields that redis-cli XREVRANGE shows
+ * as they are, and the whole entry (before and after included) as JSON in "entry".
+ */
 static void statuswrite_audit(struct status *st, const struct pd_config *cfg, json_t *entry)
 {
-    char key[KEYS_PREFIX_MAX + 16], max[24];
+    char key[KEYS_PREFIX_MAX + 16], old[KEYS_PREFIX_MAX + 24], max[24], at[24];
     char *text = json_dumps(entry, JSON_COMPACT | JSON_ENSURE_ASCII);
-    const char *argv[4] = {"1", key, text, max};
-    size_t lens[4];
+    json_t *target = json_object_get(entry, "user");
+    const char *argv[16] = {"2", key, old, max, "at", at, "action", NULL, "by", NULL,
+                            "peer", NULL, "target", NULL, "entry", text};
+    size_t lens[16];
     int i;
 
-    json_decref(entry);
     if (text == NULL) {
+        json_decref(entry);
         st->stats.audit_failed++;
         return;
     }
+    if (target == NULL)
+        target = json_object_get(entry, "domain");
     snprintf(key, sizeof(key), "%s%s:audit", cfg->redis_key_prefix, KEYS_SCHEMA);
+    snprintf(old, sizeof(old), "%s%s:audit:list", cfg->redis_key_prefix, KEYS_SCHEMA);
     snprintf(max, sizeof(max), "%lld", cfg->status_audit_max);
-    for (i = 0; i < 4; i++)
+    snprintf(at, sizeof(at), "%lld", (long long)json_integer_value(json_object_get(entry, "at")));
+    argv[7] = statuswrite_field(entry, "action");
+    argv[9] = statuswrite_field(entry, "by");
+    argv[11] = statuswrite_field(entry, "peer");
+    argv[13] = json_is_string(target) ? json_string_value(target) : "";
+    for (i = 0; i < 16; i++)
         lens[i] = strlen(argv[i]);
-    track_eval(status_track(st), st->s_audit_add, 4, argv, lens, statuswrite_on_audit, st);
+    track_eval(status_track(st), st->s_audit_add, 16, argv, lens, statuswrite_on_audit, st);
     free(text);
+    json_decref(entry);
 }
 
 /* statuswrite_emit - an event of this op: the subscriber adds the op's details. */

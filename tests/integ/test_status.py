@@ -4,7 +4,10 @@ block -> RCPT rejected with the reference; unblock -> accepted, probation, histo
 and audit; overrides of a mailbox (the cap applies) and of a domain; roles (unix peer
 credentials as root, nobody, nobody in status_admin_group; TCP without, with a read and
 with an admin token, with a wrong one); socket permissions; malformed requests answered
-with errors on a connection that stays usable; metrics parse and move; clean stop."""
+with errors on a connection that stays usable; metrics parse and move, over the socket and
+over HTTP (curl, metrics_listen); the audit trail is a Redis stream with the operator;
+show's counters, baseline, known networks and correspondents and limit sources for a
+mailbox with known traffic; stats (verdicts, latency, LDAP, alerts); clean stop."""
 import grp
 import json
 import os
@@ -12,6 +15,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pdtest
@@ -145,6 +149,23 @@ def block_unblock(p, redis):
     return ref
 
 
+def audit_stream(redis):
+    """The audit trail as Redis holds it: a stream, newest first, operator in "by"."""
+    S.check(redis.cli("TYPE", "pd:1:audit") == "stream", "the audit trail is a Redis stream")
+    raw = redis.call("XREVRANGE", "pd:1:audit", "+", "-", "COUNT", "10")
+    entries = [{k.decode(): v.decode() for k, v in zip(f[0::2], f[1::2])} for _, f in raw]
+    acts = [(e.get("action"), e.get("by"), e.get("target")) for e in entries]
+    S.check(("unblock", OPERATOR, "alice@example.com") in acts and
+            ("block", OPERATOR, "alice@example.com") in acts,
+            "the stream has the block and the unblock with the operator (%r)" % acts[:4])
+    unb = [e for e in entries if e.get("action") == "unblock"][0]
+    full = json.loads(unb["entry"])
+    S.check(unb["peer"].startswith("uid=0,") and full["before"]["ref"] and
+            full["false_positive"] is True and int(unb["at"]) > 0,
+            "a stream entry has peer, time and the whole entry with the record before")
+    return raw
+
+
 def audit(p, ref):
     rc, r = ctl_json(p, "audit")
     acts = [(e["action"], e.get("user"), e["by"], e.get("ref")) for e in r["entries"]]
@@ -155,6 +176,11 @@ def audit(p, ref):
     S.check(ub["peer"].startswith("uid=0,") and ub["before"]["ref"] == ref and
             ub["false_positive"] is True,
             "an audit entry has the peer's credentials and the record before")
+    S.check(all(re.match(r"^\d+-\d+$", e.get("id", "")) for e in r["entries"]),
+            "audit entries carry their stream id")
+    rc, r2 = ctl_json(p, "audit", "--offset", "1", "--limit", "1")
+    S.check(rc == 0 and r2["entries"][0]["id"] == r["entries"][1]["id"] and
+            r2["total"] == r["total"], "audit --offset pages through the stream, newest first")
     rc, out, _ = ctl(p, "audit", "--limit", "1")
     S.check(rc == 0 and out.count("\n") == 2, "audit --limit 1 prints one entry and a total")
 
@@ -284,6 +310,9 @@ def garbage(p, redis):
     S.check(redis.cli("ZSCORE", "pd:1:blocked", "frank@example.com") != "",
             "a block whose client left at once is still written and indexed")
     ctl(p, "unblock", "frank@example.com", "--reason", "r")
+    # the earlier clients' closes must have reached the daemon: only the asker is left
+    pdtest.wait_for(lambda: ctl_json(p, "status")[1]["status_socket"]["connections"] == 1,
+                    what="earlier status connections closed")
     many = [Raw(p.status_sock) for _ in range(70)]
     answered = 0
     for m in many:
@@ -302,10 +331,24 @@ def garbage(p, redis):
 METRIC = re.compile(r'^policyd_[a-z_]+(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? \d+(\.\d+)?$')
 
 
-def metrics(p):
-    def scrape():
-        rc, out, err = ctl(p, "metrics")
-        assert rc == 0, err
+def curl(url, *extra):
+    r = subprocess.run(["curl", "-s", "-S", "-m", "10", "-o", "-", "-w", "\n%{http_code} "
+                        "%{content_type}", *extra, url], capture_output=True, text=True,
+                       timeout=20)
+    body, _, tail = r.stdout.rpartition("\n")
+    code, _, ctype = tail.partition(" ")
+    return int(code or 0), ctype, body
+
+
+def metrics(p, mport):
+    def scrape(http=False):
+        if http:
+            code, ctype, out = curl("http://127.0.0.1:%d/metrics" % mport)
+            assert code == 200 and ctype == "text/plain; version=0.0.4; charset=utf-8", \
+                (code, ctype)
+        else:
+            rc, out, err = ctl(p, "metrics")
+            assert rc == 0, err
         vals, typed = {}, set()
         for line in out.splitlines():
             if line.startswith("# TYPE "):
@@ -338,6 +381,109 @@ def metrics(p):
             b['policyd_decision_seconds_bucket{le="+Inf"}'] == b["policyd_decision_seconds_count"],
             "verdicts by action and the decision-time histogram count the requests")
     ctl(p, "unblock", "erin@example.com", "--reason", "metrics")
+    h1 = scrape(http=True)
+    S.check(len(h1) > 20 and "policyd_blocked_mailboxes" in h1 and "policyd_alerts_sent_total"
+            in h1, "curl GET /metrics: 200, text/plain version 0.0.4, Prometheus text "
+            "(%d series)" % len(h1))
+    for _ in range(3):
+        rcpt(p, "erin@example.com", recipient="x%d@example.net" % _)
+    ctl(p, "block", "erin@example.com", "--reason", "metrics over http")
+    h2 = scrape(http=True)
+    S.check(h2["policyd_requests_total"] >= h1["policyd_requests_total"] + 3 and
+            h2['policyd_verdicts_total{verdict="pass"}'] >=
+            h1['policyd_verdicts_total{verdict="pass"}'] + 3 and
+            h2["policyd_blocked_mailboxes"] == h1["policyd_blocked_mailboxes"] + 1,
+            "the HTTP figures move with traffic and blocks")
+    ctl(p, "unblock", "erin@example.com", "--reason", "metrics")
+    code, _, body = curl("http://127.0.0.1:%d/other" % mport)
+    code2, _, _ = curl("http://127.0.0.1:%d/metrics" % mport, "-X", "POST", "-d", "x=1")
+    S.check(code == 404 and code2 == 404, "another path or method: 404 (%d, %d)"
+            % (code, code2))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        curl("http://127.0.0.1:%d/metrics" % mport)[0])) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    S.check(results == [200] * 10, "10 scrapes at the same time are all answered")
+    s = socket.create_connection(("127.0.0.1", mport))
+    s.sendall(b"GET /metr")  # a scraper that never finishes its request
+    code, _, _ = curl("http://127.0.0.1:%d/metrics" % mport)
+    S.check(code == 200, "a stalled HTTP client does not hold up the others")
+    return s
+
+
+def show_signals(p, redis):
+    """A mailbox with known traffic: 4 RCPTs to 3 correspondents from 2 networks."""
+    user = "hank@example.com"
+    for i, (rc_, net) in enumerate((("a@example.org", "192.0.2.10"),
+                                    ("b@example.org", "192.0.2.11"),
+                                    ("c@example.net", "198.51.100.7"),
+                                    ("a@example.org", "192.0.2.10"))):
+        S.check(rcpt(p, user, recipient=rc_, client_address=net,
+                     instance="hank.%d" % i) == "DUNNO", "hank's RCPT %d to %s" % (i, rc_))
+    rc, r = ctl_json(p, "show", user)
+    c, k, b = r.get("counters", {}), r.get("known", {}), r.get("baseline", {})
+    S.check(rc == 0 and c.get("rcpt_1h") == 4 and c.get("rcpt_24h") == 4 and
+            c.get("msgs_1h") == 4 and c.get("distinct_rcpt_1h") == 3 and
+            c.get("refused_1h") == 0, "show: counters per window (%r)" % (c or r))
+    S.check(k == {"networks": 2, "correspondents": 3},
+            "show: known networks and correspondents (%r)" % k)
+    S.check(b.get("days") == 0 and b.get("first_seen", 0) > 0 and "max_hour_rcpt" in b,
+            "show: the baseline (no day learned yet) and first seen (%r)" % b)
+    lim = r["limits"]
+    S.check(all(lim[x]["source"] == "default" for x in ("rcpt_hour", "rcpt_day", "msg_hour",
+                                                        "msg_day")) and
+            lim["rcpt_hour"]["value"] == 500 and lim["msg_day"]["value"] == 1000,
+            "show: effective limits from the defaults")
+    ctl(p, "override", user, "lim_rcpt_hour=40", "--operator", OPERATOR)
+    ctl(p, "override", "--domain", "example.com", "msg_day=77", "--operator", OPERATOR)
+    rc, r = ctl_json(p, "show", user)
+    lim = r["limits"]
+    S.check(lim["rcpt_hour"] == {"value": 40, "source": "mailbox"} and
+            lim["msg_day"] == {"value": 77, "source": "domain"} and
+            lim["rcpt_day"]["source"] == "default",
+            "show: each limit with its source: mailbox, domain, default (%r)" % lim)
+    ctl(p, "override", user, "raise_rcpt_hour=90", "raise_until=+3600", "--operator", OPERATOR)
+    rc, r = ctl_json(p, "show", user)
+    S.check(r["limits"]["rcpt_hour"] == {"value": 90, "source": "raise"},
+            "show: a temporary raise wins while it lasts (%r)" % r["limits"]["rcpt_hour"])
+    before = redis.call("HGETALL", "pd:1:{hank@example.com}:st")
+    ctl(p, "block", user, "--reason", "show a blocked one", "--operator", OPERATOR)
+    rcpt(p, user, recipient="d@example.org", instance="hank.d")
+    rc, r = ctl_json(p, "show", user)
+    S.check(r["blocked"] and r["counters"]["rcpt_1h"] == 4 and
+            r["counters"]["refused_1h"] == 1 and r["known"]["correspondents"] == 3,
+            "show of a blocked mailbox still has its counters (a refused RCPT counted)")
+    ctl_json(p, "show", user)
+    S.check(redis.cli("EXISTS", "pd:1:{hank@example.com}:noblk") == "0" and
+            redis.call("HGETALL", "pd:1:{hank@example.com}:st") != before,
+            "show writes nothing (only the refused RCPT changed the state)")
+    rc, out, _ = ctl(p, "show", user)
+    S.check(rc == 0 and "known" in out and "correspondents" in out and "rcpt_1h" in out
+            and "(raise)" in out, "policyctl show prints counters, known and limit sources")
+    ctl(p, "unblock", user, "--reason", "done", "--operator", OPERATOR)
+    ctl(p, "override", "--domain", "example.com", "--clear", "--operator", OPERATOR)
+
+
+def stats(p):
+    rc, a = ctl_json(p, "stats")
+    for _ in range(4):
+        rcpt(p, "gina@example.com", recipient="s%d@example.org" % _)
+    rc, b = ctl_json(p, "stats")
+    S.check(rc == 0 and b["verdicts"]["pass"] >= a["verdicts"]["pass"] + 4 and
+            b["latency"]["count"] >= a["latency"]["count"] + 4 and
+            sum(x["count"] for x in b["latency"]["buckets"]) == b["latency"]["count"] and
+            b["latency"]["buckets"][-1]["le_ms"] is None and b["latency"]["mean_ms"] >= 0,
+            "stats: verdicts by action and the latency histogram move with traffic")
+    S.check("ldap" in b and b["ldap"] is None and isinstance(b["alerts"], dict) and
+            "sent" in b["alerts"] and "failures" in b["alerts"],
+            "stats: LDAP (null without ldap_uri) and the alert mailer's counters (%r, %r)"
+            % (b.get("ldap"), b.get("alerts")))
+    rc, out, _ = ctl(p, "stats")
+    S.check(rc == 0 and "verdicts" in out and "latency" in out and "alerts" in out,
+            "policyctl stats prints verdicts, latency and alerts (%r)" % out[-300:])
 
 
 def socket_permissions(redis):
@@ -366,6 +512,7 @@ def run():
     redis = Redis(appendonly=False)
     tmp = pdtest.tempdir("pdstatus.")
     port = pdtest.free_port()
+    mport = pdtest.free_port()
     tokens = {"admin": secret(tmp, "admin.token", "admin-" + os.urandom(8).hex()),
               "read": secret(tmp, "read.token", "read-" + os.urandom(8).hex()),
               "wrong": secret(tmp, "wrong.token", "nope")}
@@ -376,7 +523,8 @@ def run():
         raise AssertionError("group %s is needed by this test" % ADMIN_GROUP)
     p = start(redis, tmp, {"status_listen": "unix:%s/status.sock, inet:127.0.0.1:%d"
                            % (tmp, port), "status_token_file": tokens["admin"],
-                           "status_read_token_file": tokens["read"]})
+                           "status_read_token_file": tokens["read"],
+                           "metrics_listen": "inet:127.0.0.1:%d" % mport})
     rc, out, err = ctl(p, "ping")
     S.check(rc == 0 and "role: admin" in out, "root on the unix socket has the admin role")
     rc, r = ctl_json(p, "status")
@@ -384,10 +532,13 @@ def run():
             "status: version, Redis up, nothing blocked")
     ref = block_unblock(p, redis)
     audit(p, ref)
+    audit_stream(redis)
     overrides(p, redis)
     roles(p, redis, port, tokens)
     garbage(p, redis)
-    metrics(p)
+    stalled = metrics(p, mport)
+    show_signals(p, redis)
+    stats(p)
     rc, out, err = ctl(p, "status", "alice@example.com")
     S.check(rc == 0 and "not blocked" in out and "probation" in out,
             "policyctl status USER shows the mailbox")
@@ -398,11 +549,19 @@ def run():
     p.signal(signal.SIGTERM)
     S.check(p.proc.wait(10) == 0 and "handles still open" not in p.read_log() and
             not os.path.exists(p.status_sock), "SIGTERM: clean stop, the socket is unlinked")
+    stalled.close()
+    code, _, _ = curl("http://127.0.0.1:%d/metrics" % mport)
+    S.check(code == 0, "after the stop the metrics port is closed")
     socket_permissions(redis)
     r = subprocess.run([pdtest.POLICYD, "-t", "-c", p.conf, "-o",
                         "status_listen=inet:0.0.0.0:%d" % port], capture_output=True, text=True)
     S.check(r.returncode == 1 and "loopback only" in r.stderr,
             "a status listener off loopback is refused at start-up (%s)" % r.stderr.strip())
+    for bad in ("inet:0.0.0.0:9187", "unix:/tmp/m.sock", "127.0.0.1:9187"):
+        r = subprocess.run([pdtest.POLICYD, "-t", "-c", p.conf, "-o", "metrics_listen=" + bad],
+                           capture_output=True, text=True)
+        S.check(r.returncode == 1 and "metrics_listen" in r.stderr,
+                "metrics_listen=%s is refused at start-up" % bad)
     S.done()
 
 
