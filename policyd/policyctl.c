@@ -21,25 +21,47 @@
  *      list [--reason R] [--domain D] [--offset N] [--limit N] [--all],
  *      block USER --reason TEXT, unblock USER --reason TEXT [--false-positive] [--ref REF],
  *      override USER|--domain DOMAIN [NAME=VALUE ...] [NAME= ...] [--clear],
- *      audit [--offset N] [--limit N], raw (JSON lines from standard input).
+ *      audit [--offset N] [--limit N], raw (JSON lines from standard input),
+ *      queue list|purge USER [-c CONFIG_DIR] [--sasl] [--dry-run].
  *      Writes carry the operator's name: --operator NAME, else $SUDO_USER when run as root
  *      through sudo, else the login name.
+ *
+ *      "queue" does not talk to policyd: it finds USER's messages in a Postfix queue, to
+ *      list them or to delete them once the mailbox is blocked. It runs postqueue -j,
+ *      postcat and postsuper from PD_POSTFIX_SBIN (/usr/sbin) with posix_spawn and an argv
+ *      (no shell), on the instance named by -c CONFIG_DIR, else $MAIL_CONFIG, else
+ *      Postfix's default. A message is USER's when its envelope sender is USER (letters
+ *      compared without case). That misses an attacker who forged another sender; --sasl
+ *      also selects a message whose queue file records USER as the SASL login (smtpd's
+ *      "sasl_username" attribute, read with one postcat -e -q ID per message: slower).
+ *      purge hands the selected ids, each checked to be [0-9A-Za-z]+, to postsuper -d -
+ *      and prints each id postsuper reports removed; --dry-run only lists. With -j, list
+ *      prints postqueue's own JSON line of each selected message, purge one JSON summary.
+ *      Postfix lets only root use another instance's config directory. Queue ids can be
+ *      reused after a message left the queue; enable_long_queue_ids = yes makes a purge
+ *      that races a delivery safe.
  * DIAGNOSTICS
  *      Exit status: 0 success; 1 the daemon answered with an error (not blocked, bad
  *      value, Redis unavailable, ...); 2 usage; 3 cannot connect or no usable answer;
  *      4 permission denied (the socket's permissions, the caller's role, or the token).
- *      Messages go to standard error as "policyctl: ...".
+ *      Messages go to standard error as "policyctl: ...". queue exits 1 when postqueue,
+ *      postcat or postsuper failed or a queue line could not be read (the selection may
+ *      then be incomplete).
  *
  *      This file is longer than the ~800 lines of the style guide: the Makefile builds
- *      policyctl from this one file (plus the pure modules), and its transport, printers and
- *      commands are one small program that is easier to read whole.
+ *      policyctl from this one file (plus the pure modules, pqjson among them), and its
+ *      transport, printers and commands are one small program that is easier to read whole.
  * SEE ALSO
- *      status(3), jsonreq(3), policyd.conf (status_*), docs/ARCHITECTURE.md
+ *      status(3), jsonreq(3), pqjson(3), policyd.conf (status_*), docs/ARCHITECTURE.md,
+ *      postqueue(1), postsuper(1), postcat(1)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,6 +70,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -55,6 +78,7 @@
 #include <jansson.h>
 
 #include "policyd/jsonreq.h"
+#include "policyd/pqjson.h"
 
 #define CTL_DEFAULT_SOCKET "/run/policyd/status.sock"
 #define CTL_REPLY_MAX (16 * 1024 * 1024) /* bytes of one reply line */
@@ -277,15 +301,20 @@ static int ctl_request(struct ctl *c, json_t *req, void (*print)(json_t *reply))
 
 /* ---- formatting --------------------------------------------------------------------- */
 
-static const char *ctl_time(json_t *v, char *buf, size_t len)
+static const char *ctl_time_s(long long s, char *buf, size_t len)
 {
-    time_t t = (time_t)json_integer_value(v);
+    time_t t = (time_t)s;
     struct tm tm;
 
-    if (!json_is_integer(v) || t <= 0)
+    if (t <= 0)
         return "-";
     strftime(buf, len, "%Y-%m-%d %H:%M:%S %Z", localtime_r(&t, &tm));
     return buf;
+}
+
+static const char *ctl_time(json_t *v, char *buf, size_t len)
+{
+    return json_is_integer(v) ? ctl_time_s(json_integer_value(v), buf, len) : "-";
 }
 
 /* ctl_str - a string or integer member as text ("-" when absent), in the caller's buf. */
@@ -330,6 +359,42 @@ static void ctl_print_ping(json_t *r)
     printf("pong (your role: %s)\n", ctl_str(r, "role", b, sizeof(b)));
 }
 
+static void ctl_print_pairs(json_t *obj);
+
+/* ctl_print_stats - verdicts, latency, LDAP and alerts of a status reply. */
+static void ctl_print_stats(json_t *r)
+{
+    json_t *lat = json_object_get(r, "latency"), *b, *ldap = json_object_get(r, "ldap");
+    size_t i;
+
+    printf("verdicts:       ");
+    ctl_print_pairs(json_object_get(r, "verdicts"));
+    printf("latency:        %lld decisions, mean %.2f ms;", ctl_int(r, "latency", "count"),
+           json_number_value(json_object_get(lat, "mean_ms")));
+    json_array_foreach(json_object_get(lat, "buckets"), i, b) {
+        json_t *le = json_object_get(b, "le_ms");
+
+        if (json_is_number(le))
+            printf(" <=%gms %lld", json_number_value(le), ctl_int(b, "count", NULL));
+        else
+            printf(" more %lld", ctl_int(b, "count", NULL));
+    }
+    printf("\n");
+    if (json_is_object(ldap))
+        printf("ldap:           %s (rounds %lld, errors %lld, unblocked %lld)\n",
+               json_is_true(json_object_get(ldap, "up")) ? "up" : "DOWN",
+               ctl_int(ldap, "rounds", NULL), ctl_int(ldap, "errors", NULL),
+               ctl_int(ldap, "unblocked", NULL));
+    else
+        printf("ldap:           not configured\n");
+    if (json_is_object(json_object_get(r, "alerts")))
+        printf("alerts:         %lld sent, %lld failures, %lld given up\n",
+               ctl_int(r, "alerts", "sent"), ctl_int(r, "alerts", "failures"),
+               ctl_int(r, "alerts", "given_up"));
+    else
+        printf("alerts:         not running\n");
+}
+
 static void ctl_print_status(json_t *r)
 {
     json_t *blocked = json_object_get(r, "blocked");
@@ -353,6 +418,7 @@ static void ctl_print_status(json_t *r)
         printf("blocked:        %lld mailbox(es)\n", (long long)json_integer_value(blocked));
     else
         printf("blocked:        unknown (Redis did not answer)\n");
+    ctl_print_stats(r);
 }
 
 /* ctl_print_history_entry - one block or unblock of a mailbox's history. */
@@ -450,6 +516,17 @@ static void ctl_print_show(json_t *r)
         printf("probation:   until %s\n",
                ctl_time(json_object_get(r, "probation_until"), t, sizeof(t)));
     ctl_print_limits(json_object_get(r, "limits"));
+    if (json_is_object(json_object_get(r, "known"))) {
+        printf("known:       %lld networks, %lld correspondents\n",
+               ctl_int(r, "known", "networks"), ctl_int(r, "known", "correspondents"));
+        printf("counters:    ");
+        ctl_print_pairs(json_object_get(r, "counters"));
+        printf("baseline:    ");
+        ctl_print_pairs(json_object_get(r, "baseline"));
+    } else if (json_object_get(r, "signals_error") != NULL) {
+        printf("counters:    unavailable (%s)\n",
+               json_string_value(json_object_get(json_object_get(r, "signals_error"), "error")));
+    }
     printf("overrides:   ");
     ctl_print_pairs(json_object_get(r, "overrides"));
     printf("domain:      %s: %s\n", ctl_str(r, "domain", b1, sizeof(b1)),
@@ -601,11 +678,15 @@ enum ctl_opt {
     O_CLEAR = 1 << 7,
     O_FP = 1 << 8,
     O_BLOCKED = 1 << 9,
+    O_CONFIG = 1 << 10,
+    O_SASL = 1 << 11,
+    O_DRYRUN = 1 << 12,
 };
 
 struct ctl_args {
     unsigned seen;
     const char *reason, *domain, *ref, *oper;
+    char *config_dir; /* queue -c: handed on in an argv */
     long long offset, limit;
     char **pos; /* positional arguments */
     int npos;
@@ -617,7 +698,9 @@ static const struct option ctl_longopts[] = {
     {"offset", required_argument, NULL, 'O'},  {"limit", required_argument, NULL, 'l'},
     {"all", no_argument, NULL, 'a'},           {"clear", no_argument, NULL, 'C'},
     {"false-positive", no_argument, NULL, 'F'}, {"blocked", no_argument, NULL, 'B'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'}, {"sasl", no_argument, NULL, 'S'},
+    {"dry-run", no_argument, NULL, 'n'},       {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static unsigned ctl_opt_bit(int ch)
@@ -643,6 +726,12 @@ static unsigned ctl_opt_bit(int ch)
         return O_FP;
     case 'B':
         return O_BLOCKED;
+    case 'c':
+        return O_CONFIG;
+    case 'S':
+        return O_SASL;
+    case 'n':
+        return O_DRYRUN;
     }
     return 0;
 }
@@ -666,7 +755,7 @@ static int ctl_parse(const struct ctl_cmd *cmd, unsigned allowed, int argc, char
     memset(a, 0, sizeof(*a));
     optind = 0; /* glibc: a full restart (the global options were parsed with "+") */
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":h", ctl_longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":hc:", ctl_longopts, NULL)) != -1) {
         unsigned bit = ctl_opt_bit(ch);
 
         if (ch == 'h') {
@@ -688,6 +777,8 @@ static int ctl_parse(const struct ctl_cmd *cmd, unsigned allowed, int argc, char
             a->ref = optarg;
         else if (ch == 'o')
             a->oper = optarg;
+        else if (ch == 'c')
+            a->config_dir = optarg;
     }
     a->pos = argv + optind;
     a->npos = argc - optind;
@@ -944,6 +1035,390 @@ static int ctl_raw(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **ar
     return rc;
 }
 
+/* ---- queue: the attacker's messages in Postfix's queue ------------------------------ */
+
+/*
+ * "queue list USER" and "queue purge USER" run Postfix's own tools with posix_spawn and
+ * an argv, never a shell: postqueue -j (one JSON line per queued message, parsed by
+ * pqjson), with --sasl postcat -e -q ID for each message whose sender is not USER, and
+ * postsuper -d - with the selected queue ids on its standard input. A message is USER's
+ * when its envelope sender is USER (ASCII case ignored); with --sasl also when its queue
+ * file records USER as the SASL login (an attacker who forges the envelope sender). The
+ * Postfix instance is MAIL_CONFIG's, or -c CONFIG_DIR's (passed on as -c). Postfix lets
+ * only root use a non-default config directory with these tools.
+ */
+
+#ifndef PD_POSTFIX_SBIN
+#define PD_POSTFIX_SBIN "/usr/sbin"
+#endif
+#define CTL_POSTCAT_MAX (16 * 1024 * 1024) /* bytes of one postcat -e output */
+
+extern char **environ;
+
+struct ctl_queue {
+    const char *user;
+    char *config_dir;       /* NULL: MAIL_CONFIG or Postfix's default */
+    bool sasl, dry_run, json, purge;
+    char **ids;             /* the selected queue ids, malloc'd */
+    size_t nids, cap;
+    size_t total, skipped, vanished, nrcpt;
+};
+
+/* ctl_spawn - run PD_POSTFIX_SBIN/prog with args (NULL-terminated, after the -c option;
+ * not const: posix_spawn's argv is char *const[] and -Wcast-qual forbids a cast):
+ * stdin from in_fd, stdout to out_fd, stderr to err_fd (-1: inherit; in_fd -1: /dev/null).
+ * The child's pid, or -1 with a message. */
+static pid_t ctl_spawn(const struct ctl_queue *q, char *prog, char **args, int in_fd,
+                       int out_fd, int err_fd)
+{
+    posix_spawn_file_actions_t fa;
+    char path[256], opt_c[] = "-c", *argv[16];
+    size_t n = 0;
+    pid_t pid = -1;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s", PD_POSTFIX_SBIN, prog);
+    argv[n++] = prog;
+    if (q->config_dir != NULL) {
+        argv[n++] = opt_c;
+        argv[n++] = q->config_dir;
+    }
+    while (*args != NULL && n < sizeof(argv) / sizeof(argv[0]) - 1)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    posix_spawn_file_actions_init(&fa);
+    if (in_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (out_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (err_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    rc = posix_spawn(&pid, path, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        ctl_fail(CTL_ERR, "cannot run %s: %s", path, strerror(rc));
+        return -1;
+    }
+    return pid;
+}
+
+/* ctl_wait - reap pid; true when it exited 0, else a message naming prog. */
+static bool ctl_wait(pid_t pid, const char *prog)
+{
+    int st;
+
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return ctl_fail(CTL_ERR, "waitpid %s: %s", prog, strerror(errno)), false;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return true;
+    if (WIFEXITED(st))
+        ctl_fail(CTL_ERR, "%s exited with status %d", prog, WEXITSTATUS(st));
+    else
+        ctl_fail(CTL_ERR, "%s killed by signal %d", prog, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return false;
+}
+
+/* ctl_read_fd - everything from fd (at most max bytes; more is an error) into *out. */
+static int ctl_read_fd(int fd, size_t max, char **out, size_t *len)
+{
+    size_t cap = 65536;
+    ssize_t n;
+
+    if ((*out = malloc(cap)) == NULL)
+        abort();
+    *len = 0;
+    for (;;) {
+        n = read(fd, *out + *len, cap - *len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ctl_fail(CTL_ERR, "read: %s", strerror(errno));
+        if (n == 0)
+            break;
+        *len += (size_t)n;
+        if (*len > max)
+            return ctl_fail(CTL_ERR, "more than %zu bytes of output", max);
+        if (cap - *len < 2 && (*out = realloc(*out, cap *= 2)) == NULL)
+            abort(); /* out of memory: nothing sensible is left to do */
+    }
+    (*out)[*len] = '\0';
+    return CTL_OK;
+}
+
+/* ctl_queue_login - whether the queue file of m records user as its SASL login. A
+ * message that left the queue since postqueue listed it counts as vanished; postcat that
+ * cannot run or whose output cannot be read counts as skipped (the list may be short). */
+static bool ctl_queue_login(struct ctl_queue *q, const struct pqjson_msg *m)
+{
+    char prog[] = "postcat", opt_e[] = "-e", opt_q[] = "-q", id[PQJSON_ID_MAX + 1];
+    char *args[] = {opt_e, opt_q, id, NULL}, login[PQJSON_ADDR_MAX + 1], *text = NULL;
+    int p[2], null, st = 0, rc = CTL_ERR;
+    size_t len = 0;
+    pid_t pid = -1;
+    bool ok = false;
+
+    memcpy(id, m->queue_id, sizeof(id));
+    if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0 || pipe2(p, O_CLOEXEC) != 0) {
+        ctl_fail(CTL_ERR, "postcat: %s", strerror(errno));
+        if (null >= 0)
+            close(null);
+        q->skipped++;
+        return false;
+    }
+    pid = ctl_spawn(q, prog, args, -1, p[1], null); /* its complaints go to /dev/null */
+    close(p[1]);
+    close(null);
+    if (pid > 0)
+        rc = ctl_read_fd(p[0], CTL_POSTCAT_MAX, &text, &len);
+    close(p[0]);
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        continue;
+    if (rc != CTL_OK)
+        q->skipped++;
+    else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        q->vanished++; /* delivered or deleted since postqueue listed it */
+    else
+        ok = pqjson_postcat_login(text, len, login, sizeof(login)) == 1 &&
+             pqjson_addr_eq(login, q->user);
+    free(text);
+    return ok;
+}
+
+/* ctl_queue_print - one selected message: the postqueue line (-j) or a table row. */
+static void ctl_queue_print(const struct ctl_queue *q, const struct pqjson_msg *m,
+                            const char *line, bool by_login)
+{
+    char t[64], who[PQJSON_ADDR_MAX + 1];
+    size_t i;
+
+    if (q->json) {
+        if (!q->purge) /* purge -j prints one summary object instead */
+            printf("%s\n", line);
+        return;
+    }
+    if (q->nids == 1)
+        printf("%-16s %-9s %-25s %9s %6s %s\n", "QUEUE_ID", "QUEUE", "ARRIVED", "SIZE",
+               "RCPTS", "SENDER");
+    for (i = 0; m->sender[i] != '\0'; i++) /* peer data: printable ASCII only */
+        who[i] = m->sender[i] > 0x20 && m->sender[i] < 0x7f ? m->sender[i] : '?';
+    who[i] = '\0';
+    printf("%-16s %-9s %-25s %9lld %6zu %s%s\n", m->queue_id, m->queue_name,
+           ctl_time_s(m->arrival_time, t, sizeof(t)), m->message_size, m->nrcpt,
+           i > 0 ? who : "<>", by_login ? " (SASL login matches)" : "");
+}
+
+/* ctl_queue_line - one postqueue -j line: parsed, matched, remembered and printed. */
+static void ctl_queue_line(struct ctl_queue *q, const char *line, size_t len)
+{
+    struct pqjson_msg m;
+    struct pd_err err;
+    bool by_sender, by_login = false;
+    char *copy;
+
+    q->total++;
+    if (pqjson_parse(line, len, &m, &err) < 0) {
+        q->skipped++;
+        ctl_fail(CTL_ERR, "postqueue line %zu skipped: %s", q->total, err.msg);
+        return;
+    }
+    by_sender = pqjson_addr_eq(m.sender, q->user);
+    if (!by_sender && q->sasl)
+        by_login = ctl_queue_login(q, &m);
+    if (!by_sender && !by_login)
+        return;
+    if (q->nids == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 64;
+        if ((q->ids = realloc(q->ids, q->cap * sizeof(*q->ids))) == NULL)
+            abort(); /* out of memory: nothing sensible is left to do */
+    }
+    if ((copy = strdup(m.queue_id)) == NULL)
+        abort();
+    q->ids[q->nids++] = copy;
+    q->nrcpt += m.nrcpt;
+    copy = strndup(line, len);
+    ctl_queue_print(q, &m, copy != NULL ? copy : "", by_login);
+    free(copy);
+}
+
+/* ctl_queue_scan - run postqueue -j and select USER's messages, line by line. */
+static int ctl_queue_scan(struct ctl_queue *q)
+{
+    char prog[] = "postqueue", opt_j[] = "-j", *args[] = {opt_j, NULL}, *buf = NULL, *nl;
+    size_t len = 0, cap = 0, start;
+    ssize_t n;
+    int p[2], rc = CTL_OK;
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return ctl_fail(CTL_ERR, "pipe: %s", strerror(errno));
+    pid = ctl_spawn(q, prog, args, -1, p[1], -1);
+    close(p[1]);
+    for (;;) {
+        if (pid < 0)
+            break;
+        if (cap - len < 65536 && (buf = realloc(buf, cap = cap * 2 + 65536)) == NULL)
+            abort();
+        if ((n = read(p[0], buf + len, cap - len)) < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (len > 0) /* a last line without its newline */
+                ctl_queue_line(q, buf, len);
+            break;
+        }
+        len += (size_t)n;
+        for (start = 0; (nl = memchr(buf + start, '\n', len - start)) != NULL;) {
+            ctl_queue_line(q, buf + start, (size_t)(nl - (buf + start)));
+            start = (size_t)(nl - buf) + 1;
+        }
+        memmove(buf, buf + start, len - start);
+        len -= start;
+        if (len > CTL_REPLY_MAX) {
+            rc = ctl_fail(CTL_ERR, "a postqueue line longer than %d bytes", CTL_REPLY_MAX);
+            kill(pid, SIGTERM);
+            break;
+        }
+    }
+    close(p[0]);
+    free(buf);
+    if (pid < 0 || !ctl_wait(pid, "postqueue"))
+        rc = CTL_ERR;
+    return rc;
+}
+
+/* ctl_queue_purge - postsuper -d - with the selected ids on its standard input (a temp
+ * file, as its report goes to another: no pipe can fill up and deadlock); prints every
+ * id it reports removed. */
+static int ctl_queue_purge(struct ctl_queue *q, size_t *removed)
+{
+    char prog[] = "postsuper", opt_d[] = "-d", dash[] = "-", *args[] = {opt_d, dash, NULL};
+    FILE *in = tmpfile(), *out = tmpfile();
+    char *line = NULL, id[PQJSON_ID_MAX + 1];
+    size_t cap = 0, i;
+    ssize_t n;
+    pid_t pid = -1;
+    int rc = CTL_ERR;
+
+    *removed = 0;
+    if (in == NULL || out == NULL) {
+        ctl_fail(CTL_ERR, "cannot create a temporary file: %s", strerror(errno));
+        goto done;
+    }
+    for (i = 0; i < q->nids; i++)
+        if (pqjson_valid_id(q->ids[i], strlen(q->ids[i]))) /* checked twice: never a '\n' */
+            fprintf(in, "%s\n", q->ids[i]);
+    if (fflush(in) != 0 || fseek(in, 0, SEEK_SET) != 0) {
+        ctl_fail(CTL_ERR, "temporary file: %s", strerror(errno));
+        goto done;
+    }
+    fflush(stdout);
+    if ((pid = ctl_spawn(q, prog, args, fileno(in), fileno(out), fileno(out))) < 0)
+        goto done;
+    rc = ctl_wait(pid, "postsuper") ? CTL_OK : CTL_ERR;
+    rewind(out);
+    while ((n = getline(&line, &cap, out)) > 0) {
+        n -= line[n - 1] == '\n';
+        if (pqjson_postsuper_removed(line, (size_t)n, id)) {
+            ++*removed;
+            if (!q->json)
+                printf("removed %s\n", id);
+        } else if (rc != CTL_OK || strstr(line, "warning") != NULL || strstr(line, "fatal")) {
+            fprintf(stderr, "%.*s\n", (int)n, line); /* postsuper's own complaint */
+        }
+    }
+done:
+    free(line);
+    if (in != NULL)
+        fclose(in);
+    if (out != NULL)
+        fclose(out);
+    return rc;
+}
+
+/* ctl_queue_summary - the closing line (or, with -j and purge, one JSON object). */
+static void ctl_queue_summary(const struct ctl_queue *q, bool purge, size_t removed)
+{
+    char who[128];
+    size_t i;
+
+    for (i = 0; q->user[i] != '\0' && i < sizeof(who) - 1; i++)
+        who[i] = q->user[i] > 0x20 && q->user[i] < 0x7f ? q->user[i] : '?';
+    who[i] = '\0';
+    if (q->json && purge) {
+        json_t *ids = json_array(), *o;
+        char *text;
+
+        for (i = 0; i < q->nids; i++)
+            json_array_append_new(ids, json_string(q->ids[i]));
+        o = json_pack("{s:s, s:o, s:b, s:I, s:I, s:I}", "user", q->user, "selected", ids,
+                      "dry_run", q->dry_run, "removed", (json_int_t)removed, "queued",
+                      (json_int_t)q->total, "skipped", (json_int_t)(q->skipped + q->vanished));
+        if (o != NULL && (text = json_dumps(o, JSON_COMPACT)) != NULL) {
+            printf("%s\n", text);
+            free(text);
+        }
+        json_decref(o);
+        return;
+    }
+    if (q->json)
+        return;
+    printf("%zu message(s) of %s (%zu recipient(s)) among %zu queued", q->nids, who, q->nrcpt,
+           q->total);
+    if (q->vanished > 0)
+        printf("; %zu left the queue while being read", q->vanished);
+    if (purge)
+        printf(q->dry_run ? "; dry run: nothing removed" : "; %zu removed", removed);
+    printf("\n");
+}
+
+static int ctl_queue(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    struct ctl_args a;
+    struct ctl_queue q;
+    size_t removed = 0, i;
+    bool purge;
+    int rc = ctl_parse(cmd, O_CONFIG | O_SASL | O_DRYRUN, argc, argv, &a);
+
+    if (rc != CTL_OK)
+        return rc < 0 ? CTL_OK : rc;
+    if ((rc = ctl_want_args(cmd, &a, 2)) != CTL_OK)
+        return rc;
+    purge = strcmp(a.pos[0], "purge") == 0;
+    if (!purge && strcmp(a.pos[0], "list") != 0)
+        return ctl_fail(CTL_USAGE, "queue: list or purge, not \"%s\"; usage: %s", a.pos[0],
+                        cmd->usage);
+    if ((a.seen & O_DRYRUN) && !purge)
+        return ctl_fail(CTL_USAGE, "queue: --dry-run goes with purge");
+    if (a.pos[1][0] == '\0' || strlen(a.pos[1]) > PQJSON_ADDR_MAX ||
+        strchr(a.pos[1], '@') == NULL)
+        return ctl_fail(CTL_USAGE, "queue: USER is a whole address (the envelope sender)");
+    if (a.config_dir != NULL && a.config_dir[0] != '/')
+        return ctl_fail(CTL_USAGE, "queue: -c wants an absolute directory");
+    memset(&q, 0, sizeof(q));
+    q.user = a.pos[1];
+    q.config_dir = a.config_dir;
+    q.sasl = (a.seen & O_SASL) != 0;
+    q.dry_run = (a.seen & O_DRYRUN) != 0;
+    q.json = c->json;
+    q.purge = purge;
+    /* postqueue failed: no summary, nothing removed. Unreadable lines: what was selected
+     * is still USER's and is purged, but the exit status says the list may be short. */
+    if ((rc = ctl_queue_scan(&q)) == CTL_OK) {
+        if (q.skipped > 0)
+            rc = ctl_fail(CTL_ERR, "%zu line(s) of the queue could not be read: the "
+                          "selection may be incomplete", q.skipped);
+        if (purge && !q.dry_run && q.nids > 0 && ctl_queue_purge(&q, &removed) != CTL_OK)
+            rc = CTL_ERR;
+        ctl_queue_summary(&q, purge, removed);
+    }
+    for (i = 0; i < q.nids; i++)
+        free(q.ids[i]);
+    free(q.ids);
+    return rc;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
     {"ping", "ping", ctl_ping},
     {"status", "status [USER]   (with USER: as show)", ctl_status},
@@ -970,6 +1445,7 @@ static const struct ctl_cmd ctl_cmds[] = {
      ctl_override},
     {"metrics", "metrics", ctl_metrics},
     {"audit", "audit [--offset N] [--limit N]", ctl_audit},
+    {"queue", "queue list|purge USER [-c CONFIG_DIR] [--sasl] [--dry-run]", ctl_queue},
     {"raw", "raw   (JSON requests on standard input, one per line; answers on standard "
             "output)",
      ctl_raw},
