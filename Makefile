@@ -13,7 +13,7 @@
 #   make bench           the benchmark (never part of make test)
 
 CC      ?= cc
-PKGS    := libuv hiredis jansson
+PKGS    := libuv hiredis jansson libmicrohttpd
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wvla -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -39,7 +39,7 @@ CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 # Pure modules: no libuv, hiredis, ldap or syslog. They link alone into unit tests and
 # fuzz targets.
 PURE_SRC := $(wildcard policyd/proto.c policyd/config.c policyd/util.c policyd/sanitize.c \
-              policyd/jsonreq.c policyd/partnermap.c policyd/alertmsg.c policyd/verdict.c policyd/loginmap.c \
+              policyd/jsonreq.c policyd/partnermap.c policyd/alertmsg.c policyd/alerttpl.c policyd/verdict.c policyd/loginmap.c policyd/pqjson.c \
               ratelimit/rules.c ratelimit/signals.c ratelimit/keys.c ratelimit/trackargs.c ratelimit/overrides.c \
               ratelimit/siphash.c ratelimit/sha1.c ldap/ldaptime.c ldap/ldapesc.c)
 # The daemon's own modules (event loop, Redis, LDAP, syslog).

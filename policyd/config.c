@@ -130,6 +130,7 @@ static const char *cfg_chk_metrics_listen(const char *v);
 static const char *cfg_chk_redis(const char *v);
 static const char *cfg_chk_prefix(const char *v);
 static const char *cfg_chk_abspath(const char *v);
+static const char *cfg_chk_hhmm(const char *v);
 static const char *cfg_chk_user(const char *v);
 static const char *cfg_chk_domain(const char *v);
 static const char *cfg_chk_ident(const char *v);
@@ -230,6 +231,10 @@ static const struct cfg_entry cfg_table[] = {
     DUR(alert_wave_window, "10m", MS_PER_S, MS_PER_DAY, alert_wave_window_ms),
     INT(alert_retry_max, "8", 1, 100),
     DUR(alert_retry_delay, "1m", 100, 3600 * MS_PER_S, alert_retry_delay_ms),
+    BOOL(alert_on_hold, "no"),
+    BOOL(alert_on_digest, "yes"),
+    STR(alert_digest_time, "", 0, 5, cfg_chk_hhmm),
+    PATH(alert_template_dir),
     /* LDAP / Active Directory poller */
     {"ldap_uri", CFG_LIST, "", 0, 16, OFF(ldap_uri), 0, cfg_chk_ldap_uri, NULL, 0},
     BOOL(ldap_start_tls, "no"),
@@ -471,6 +476,18 @@ static const char *cfg_chk_prefix(const char *v)
 static const char *cfg_chk_abspath(const char *v)
 {
     return v[0] == '/' ? NULL : "must be an absolute path";
+}
+
+/* cfg_chk_hhmm - "" or a local time of day "HH:MM" (00:00 to 23:59). */
+static const char *cfg_chk_hhmm(const char *v)
+{
+    if (v[0] == '\0')
+        return NULL;
+    if (strlen(v) != 5 || v[2] != ':' || !cfg_is_digit(v[0]) || !cfg_is_digit(v[1]) ||
+        !cfg_is_digit(v[3]) || !cfg_is_digit(v[4]) || (v[0] - '0') * 10 + (v[1] - '0') > 23 ||
+        v[3] > '5')
+        return "must be empty or a time of day HH:MM (00:00 to 23:59)";
+    return NULL;
 }
 
 static const char *cfg_chk_user(const char *v)

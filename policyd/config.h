@@ -115,6 +115,10 @@ struct pd_config {
     int64_t alert_wave_window_ms;      /* ... within this time: one mail to the abuse desk */
     long long alert_retry_max;         /* delivery attempts of one alert */
     int64_t alert_retry_delay_ms;      /* before the first retry; doubles up to 1 h */
+    bool alert_on_hold;                /* mail the partner when a mailbox's mail is held */
+    bool alert_on_digest;              /* the daily digest per partner (alert_digest_time) */
+    char *alert_digest_time;           /* "HH:MM" local time of the daily digest; "" = off */
+    char *alert_template_dir;          /* block.txt, unblock.txt, ...; "" = built-in texts */
 
     /* LDAP / Active Directory poller (password-change issue) */
     struct cfg_list ldap_uri;          /* ldap://, ldaps://, ldapi://, tried in order; empty = off */

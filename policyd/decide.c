@@ -356,6 +356,17 @@ static void decide_reply_verdict(struct decide_req *r, const char *ref)
                  fams, ref[0] != '\0' ? " ref=" : "", ref, evidence,
                  strcmp(r->cfg->mode, "observe") == 0 ? " mode=observe" : "");
     }
+    if (r->v.action == RULES_HOLD && strncmp(action, "HOLD", 4) == 0) {
+        /* the message really went to the hold queue: tell the alert mailer (it keeps one
+         * mail per mailbox and day) */
+        struct pd_event ev = {
+            .type = PD_EVENT_HOLD, .mailbox = r->mailbox, .ref = ref, .reason = "hold",
+            .rules = evidence, .by = "auto", .condition = "review", .score = r->v.score,
+            .at = r->now_ms / 1000,
+        };
+
+        events_emit(&ev);
+    }
     {
         char verdict[32];
 
@@ -673,4 +684,9 @@ const uint8_t *decide_hash_key(const struct decide *d)
 const struct decide_stats *decide_get_stats(const struct decide *d)
 {
     return &d->stats;
+}
+
+struct domcache *decide_domcache(const struct decide *d)
+{
+    return d->domcache;
 }

@@ -19,6 +19,7 @@ struct pd_conn;
 struct pd_config;
 struct decide;
 struct track;
+struct domcache;
 
 struct decide *decide_new(struct pd_server *srv);
 void decide_request(struct decide *d, struct pd_conn *conn, const struct proto_request *req);
@@ -48,5 +49,7 @@ const struct decide_stats *decide_get_stats(const struct decide *d);
  * client, and the recipient/overlong-mailbox hash key (NULL until it is known). */
 struct track *decide_track(struct decide *d);
 const uint8_t *decide_hash_key(const struct decide *d);
+/* the domain overrides in force (overrides_file merged with Redis), for policyctl show */
+struct domcache *decide_domcache(const struct decide *d);
 
 #endif

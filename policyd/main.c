@@ -43,6 +43,7 @@
 #include "policyd/alert.h"
 #include "policyd/config.h"
 #include "policyd/decide.h"
+#include "policyd/httpmetrics.h"
 #include "policyd/importblk.h"
 #include "policyd/log.h"
 #include "policyd/server.h"
@@ -70,6 +71,7 @@ struct main_ctx {
     struct status *status; /* the helpdesk socket (policyctl) */
     struct poller *poller; /* LDAP: unblock after a password change */
     struct alert *alert;   /* partner alert mails */
+    struct httpmetrics *metrics; /* GET /metrics on metrics_listen */
 };
 
 static void main_usage(void)
@@ -197,6 +199,7 @@ static void main_on_stop(uv_signal_t *h, int signum)
     poller_stop(m->poller);
     alert_stop(m->alert);
     status_stop(m->status);
+    httpmetrics_stop(m->metrics);
     server_stop(&m->srv, MAIN_STOP_GRACE_MS);
 }
 
@@ -270,14 +273,19 @@ static int main_run(struct main_ctx *m, struct pd_config *cfg)
     m->status = status_new(&m->srv);
     if (status_listen(m->status, err, sizeof(err)) < 0)
         log_fatal("%s", err);
+    m->metrics = httpmetrics_new(loop, m->status);
+    if (httpmetrics_listen(m->metrics, cfg->metrics_listen, err, sizeof(err)) < 0)
+        log_fatal("%s", err);
     main_drop_privileges(&m->srv, cfg);
     if (!m->opts.foreground)
         main_daemonize(loop);
     main_signals(m, loop);
     m->srv.decide = decide_new(&m->srv);
     m->poller = poller_new(&m->srv);
-    m->alert = alert_new(loop, cfg, decide_track(m->srv.decide));
+    m->alert = alert_new(loop, cfg, m->srv.decide);
+    status_attach(m->status, m->poller, m->alert);
     status_start(m->status);
+    httpmetrics_start(m->metrics);
     server_start(&m->srv);
     log_info("started, config %s", m->opts.config_path);
     uv_run(loop, UV_RUN_DEFAULT);
@@ -292,6 +300,7 @@ static int main_run(struct main_ctx *m, struct pd_config *cfg)
     if (rc != 0)
         log_warn("event loop closed with handles still open: %s", uv_strerror(rc));
     m->poller = poller_free(m->poller);
+    m->metrics = httpmetrics_free(m->metrics);
     m->status = status_free(m->status);
     server_free(&m->srv);
     m->alert = alert_free(m->alert);

@@ -26,7 +26,7 @@
 set -eu
 
 RUN_PKGS="build-essential pkg-config libuv1-dev libhiredis-dev libjansson-dev libldap-dev
-    redis-server redis-tools"
+    libmicrohttpd-dev redis-server redis-tools"
 TEST_PKGS="clang slapd ldap-utils postfix sasl2-bin libsasl2-modules swaks socat
     netcat-openbsd python3 curl procps psmisc iproute2"
 

@@ -539,6 +539,7 @@ local function main()
             local st = state_load(KEYS[1], a.now)
             count(st, REFUSED, 1)
             state_save(st, a.now, a.state_ttl)
+            redis.call('HINCRBY', KEYS[6], 'refused', 1) -- the block's own tally (alerts)
         end
         return {'blocked', 1, 'block_ref', blk[1] or '', 'block_reason', blk[2] or '',
                 'block_created', tonumber(blk[3]) or 0}

@@ -4,8 +4,10 @@
 the file, inheritance mailbox > domain > default, a bad file refused at start and kept
 out at SIGHUP, and sender_login_maps deciding whether the envelope sender is the login's.
 Real redis-server and policyd; time is driven with policyd_time."""
+import json
 import os
 import signal
+import subprocess
 import time
 
 import pdtest
@@ -76,6 +78,15 @@ def main():
             "the deferral text states no numbers (%r)" % deferred)
     S.check(pdtest.log_has(p, r"user=joe@other\.example .*action=DEFER"),
             "the deferral is logged per user")
+
+    # the helpdesk sees what is applied, the file's domain entry included
+    out = subprocess.run([os.path.join(pdtest.BUILD, "policyctl"), "-s", p.status_sock, "--json", "show",
+                          "ann@big.example"], capture_output=True, text=True, timeout=10)
+    shown = json.loads(out.stdout) if out.returncode == 0 else {}
+    lim = shown.get("limits", {}).get("rcpt_hour", {})
+    S.check(lim == {"value": 8, "source": "domain"} and
+            shown.get("domain_overrides_from") == "overrides_file",
+            "policyctl show gives the file's domain cap and its source (%s)" % lim)
 
     # the file's mailbox entries are in Redis, where track.lua reads them
     keys = [k for k in r.cli("--scan", "--pattern", "pd:1:*:ovr").split("\n") if k]
