@@ -15,6 +15,15 @@
 --
 -- Returns {"cleared", 0|1, "ref", ref-or-"", "why", text}. A newer block (another ref)
 -- is never cleared by an answer about an older one.
+--
+-- The incident is forgotten with the block, or the owner's first message after a password
+-- change would be judged with the attacker's traffic still in the windows (and blocked
+-- again, probation making the thresholds tighter): the 1-hour and 24-hour rings of the
+-- state hash and the two recent messages are deleted (the daily ring and its baseline
+-- stay: the day of the block is not learned anyway), and so are the client networks
+-- first seen from 24 hours before the block on (the net key of the same mailbox, the
+-- state key's name with "net" for "st"), so the attacker's proxies are never seen again
+-- if they come back.
 
 local blk, hist, st = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[2])
@@ -28,7 +37,22 @@ if ARGV[1] ~= '' and cur ~= ARGV[1] then
 end
 
 local reason = redis.call('HGET', blk, 'reason')
+local created = tonumber(redis.call('HGET', blk, 'created')) or now
 redis.call('DEL', blk)
+
+local windows = {'f', 'h', 'i0', 'i1'}
+for k = 0, 11 do windows[#windows + 1] = 'f' .. k end
+for k = 0, 23 do windows[#windows + 1] = 'h' .. k end
+redis.call('HDEL', st, unpack(windows))
+local net = string.gsub(st, ':st$', ':net')
+if net ~= st then
+    local flat = redis.call('HGETALL', net)
+    local since = math.floor((created - 86400) / 300)
+    for i = 1, #flat, 2 do
+        local first = tonumber(string.match(flat[i + 1], ':(%d+)$')) -- none: keep it
+        if first and first >= since then redis.call('HDEL', net, flat[i]) end
+    end
+end
 local probation = tonumber(ARGV[6])
 if probation > 0 then
     redis.call('HSET', st, 'probation_until', now + probation)
