@@ -320,6 +320,11 @@ def config_and_map(stack, b, redis, tmp):
 
 def storm(stack, a, redis):
     mbs = ["user%02d@storm.example" % i for i in range(50)]
+    # the per-partner cap counts per clock hour: a storm that straddles the hour would
+    # rightly get a fresh cap in the new hour, so start it clear of the boundary
+    left = 3600 - time.time() % 3600
+    if left < 90:
+        time.sleep(left + 2)
     t = time.time()
     refs = block_many(a, mbs)
     S.check(len(set(refs)) == 50, "a storm: 50 mailboxes of one partner blocked in %.1f s"

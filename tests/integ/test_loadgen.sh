@@ -139,13 +139,13 @@ stub()
 stub_stop() { kill "$STUB_PID" 2> /dev/null; wait "$STUB_PID" 2> /dev/null; }
 
 # ---- the ceiling, closed and open loop -----------------------------------------------
-timeout -k 5 300 "$CEILING" -l 127.0.0.1:0 > "$DIR/ceiling.out" 2> "$DIR/ceiling.err" &
+timeout -k 60 300 "$CEILING" -l 127.0.0.1:0 > "$DIR/ceiling.out" 2> "$DIR/ceiling.err" &
 CEIL_PID=$!
 PIDS="$PIDS $CEIL_PID"
 line=$(wait_line "$DIR/ceiling.out")
 PORT=${line##*:}
 check "ceiling listens on a free loopback port ($line)" test -n "$PORT"
-timeout -k 5 300 "$CEILING" -u "$DIR/policy.sock" > "$DIR/ceiling_u.out" 2>&1 &
+timeout -k 60 300 "$CEILING" -u "$DIR/policy.sock" > "$DIR/ceiling_u.out" 2>&1 &
 CEILU_PID=$!
 PIDS="$PIDS $CEILU_PID"
 wait_line "$DIR/ceiling_u.out" > /dev/null
