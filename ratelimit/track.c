@@ -150,8 +150,12 @@ static void track_set_up(struct track *t, bool up, const char *why)
  * alone succeeds against a stopped (SIGSTOP) or wedged server, whose kernel still accepts,
  * and would log a recovery that is not one.
  */
-static void track_alive(struct track *t)
+static void track_alive(struct track *t, const redisReply *rr)
 {
+    /* a Redis still loading its data set answers every command with -LOADING: it is
+     * reachable, not available */
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR && strncmp(rr->str, "LOADING", 7) == 0)
+        return;
     t->last_reply = uv_now(t->loop);
     t->backoff_ms = TRACK_BACKOFF_MIN_MS;
     track_set_up(t, true, NULL);
@@ -287,7 +291,7 @@ static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     (void)ac;
     t->inflight--;
     if (rr != NULL)
-        track_alive(t);
+        track_alive(t, rr);
     if (r->answered) {
         track_req_free(r);
         return;
@@ -443,7 +447,7 @@ static void track_on_load(redisAsyncContext *ac, void *reply, void *privdata)
     s->reloading = false;
     if (rr == NULL || t == NULL)
         return;
-    track_alive(t);
+    track_alive(t, rr);
     if (rr->type == REDIS_REPLY_ERROR)
         log_warn("redis: SCRIPT LOAD %s: %.200s", s->name, rr->str);
     else if (rr->type == REDIS_REPLY_STRING && strcmp(rr->str, s->sha) != 0)
@@ -457,7 +461,7 @@ static void track_on_auth(redisAsyncContext *ac, void *reply, void *privdata)
 
     (void)privdata;
     if (rr != NULL && ac->data != NULL)
-        track_alive(ac->data);
+        track_alive(ac->data, rr);
     if (rr != NULL && rr->type == REDIS_REPLY_ERROR)
         log_warn("redis: AUTH refused: %.200s (check redis_password_file)", rr->str);
 }
