@@ -666,6 +666,10 @@ static void ctl_print_audit(json_t *r)
 
 /* ---- commands ----------------------------------------------------------------------- */
 
+struct ctl;
+static int ctl_queue_run(struct ctl *c, const char *user, char *config_dir, bool sasl,
+                         bool purge, bool release, bool dry_run);
+
 /* Options of the commands; each command says which it takes. */
 enum ctl_opt {
     O_REASON = 1 << 0,
@@ -681,6 +685,8 @@ enum ctl_opt {
     O_CONFIG = 1 << 10,
     O_SASL = 1 << 11,
     O_DRYRUN = 1 << 12,
+    O_PURGEQ = 1 << 13,
+    O_RELEASE = 1 << 14,
 };
 
 struct ctl_args {
@@ -700,6 +706,7 @@ static const struct option ctl_longopts[] = {
     {"false-positive", no_argument, NULL, 'F'}, {"blocked", no_argument, NULL, 'B'},
     {"config", required_argument, NULL, 'c'}, {"sasl", no_argument, NULL, 'S'},
     {"dry-run", no_argument, NULL, 'n'},       {"help", no_argument, NULL, 'h'},
+    {"purge-queue", no_argument, NULL, 'P'},   {"release-held", no_argument, NULL, 'H'},
     {NULL, 0, NULL, 0},
 };
 
@@ -732,6 +739,10 @@ static unsigned ctl_opt_bit(int ch)
         return O_SASL;
     case 'n':
         return O_DRYRUN;
+    case 'P':
+        return O_PURGEQ;
+    case 'H':
+        return O_RELEASE;
     }
     return 0;
 }
@@ -911,8 +922,10 @@ static int ctl_block(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **
     bool unblock = strcmp(cmd->name, "unblock") == 0;
     struct ctl_args a;
     json_t *req;
-    int rc = ctl_parse(cmd, O_REASON | O_OPERATOR | (unblock ? O_REF | O_FP : 0), argc, argv,
-                       &a);
+    int rc = ctl_parse(cmd,
+                       O_REASON | O_OPERATOR | O_CONFIG |
+                           (unblock ? O_REF | O_FP | O_RELEASE : O_PURGEQ),
+                       argc, argv, &a);
 
     if (rc != CTL_OK)
         return rc < 0 ? CTL_OK : rc;
@@ -927,7 +940,12 @@ static int ctl_block(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **
     if (a.seen & O_FP)
         json_object_set_new(req, "false_positive", json_true());
     ctl_set_operator(req, &a);
-    return ctl_request(c, req, unblock ? ctl_print_unblock : ctl_print_block);
+    rc = ctl_request(c, req, unblock ? ctl_print_unblock : ctl_print_block);
+    /* then the queue: the blocked mailbox's spam out of it, or the freed mailbox's held
+     * mail released; by sender and by SASL login (an attacker forges the sender) */
+    if (rc == CTL_OK && (a.seen & (O_PURGEQ | O_RELEASE)))
+        rc = ctl_queue_run(c, a.pos[0], a.config_dir, true, true, unblock, false);
+    return rc;
 }
 
 /* ctl_override_arg - "name=value" into set, "name=" into clear; the overrides_file names
@@ -1059,6 +1077,7 @@ struct ctl_queue {
     const char *user;
     char *config_dir;       /* NULL: MAIL_CONFIG or Postfix's default */
     bool sasl, dry_run, json, purge;
+    bool release;           /* postsuper -H of the hold queue's messages, not -d */
     char **ids;             /* the selected queue ids, malloc'd */
     size_t nids, cap;
     size_t total, skipped, vanished, nrcpt;
@@ -1224,6 +1243,8 @@ static void ctl_queue_line(struct ctl_queue *q, const char *line, size_t len)
         ctl_fail(CTL_ERR, "postqueue line %zu skipped: %s", q->total, err.msg);
         return;
     }
+    if (q->release && strcmp(m.queue_name, "hold") != 0)
+        return; /* only held messages can be released */
     by_sender = pqjson_addr_eq(m.sender, q->user);
     if (!by_sender && q->sasl)
         by_login = ctl_queue_login(q, &m);
@@ -1288,12 +1309,14 @@ static int ctl_queue_scan(struct ctl_queue *q)
     return rc;
 }
 
-/* ctl_queue_purge - postsuper -d - with the selected ids on its standard input (a temp
- * file, as its report goes to another: no pipe can fill up and deadlock); prints every
- * id it reports removed. */
+/* ctl_queue_purge - postsuper -d - (or -H - to release) with the selected ids on its
+ * standard input (a temp file, as its report goes to another: no pipe can fill up and
+ * deadlock); prints every id it reports removed (released). */
 static int ctl_queue_purge(struct ctl_queue *q, size_t *removed)
 {
-    char prog[] = "postsuper", opt_d[] = "-d", dash[] = "-", *args[] = {opt_d, dash, NULL};
+    char prog[] = "postsuper", opt_d[] = "-d", opt_h[] = "-H", dash[] = "-";
+    char *args[] = {q->release ? opt_h : opt_d, dash, NULL};
+    const char *done = q->release ? ": released from hold" : ": removed";
     FILE *in = tmpfile(), *out = tmpfile();
     char *line = NULL, id[PQJSON_ID_MAX + 1];
     size_t cap = 0, i;
@@ -1320,10 +1343,10 @@ static int ctl_queue_purge(struct ctl_queue *q, size_t *removed)
     rewind(out);
     while ((n = getline(&line, &cap, out)) > 0) {
         n -= line[n - 1] == '\n';
-        if (pqjson_postsuper_removed(line, (size_t)n, id)) {
+        if (pqjson_postsuper_done(line, (size_t)n, done, id)) {
             ++*removed;
             if (!q->json)
-                printf("removed %s\n", id);
+                printf("%s %s\n", q->release ? "released" : "removed", id);
         } else if (rc != CTL_OK || strstr(line, "warning") != NULL || strstr(line, "fatal")) {
             fprintf(stderr, "%.*s\n", (int)n, line); /* postsuper's own complaint */
         }
@@ -1353,7 +1376,8 @@ static void ctl_queue_summary(const struct ctl_queue *q, bool purge, size_t remo
         for (i = 0; i < q->nids; i++)
             json_array_append_new(ids, json_string(q->ids[i]));
         o = json_pack("{s:s, s:o, s:b, s:I, s:I, s:I}", "user", q->user, "selected", ids,
-                      "dry_run", q->dry_run, "removed", (json_int_t)removed, "queued",
+                      "dry_run", q->dry_run, q->release ? "released" : "removed",
+                      (json_int_t)removed, "queued",
                       (json_int_t)q->total, "skipped", (json_int_t)(q->skipped + q->vanished));
         if (o != NULL && (text = json_dumps(o, JSON_COMPACT)) != NULL) {
             printf("%s\n", text);
@@ -1369,40 +1393,55 @@ static void ctl_queue_summary(const struct ctl_queue *q, bool purge, size_t remo
     if (q->vanished > 0)
         printf("; %zu left the queue while being read", q->vanished);
     if (purge)
-        printf(q->dry_run ? "; dry run: nothing removed" : "; %zu removed", removed);
+        printf(q->dry_run ? "; dry run: nothing changed"
+                          : q->release ? "; %zu released from hold" : "; %zu removed",
+               removed);
     printf("\n");
 }
 
 static int ctl_queue(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 {
     struct ctl_args a;
-    struct ctl_queue q;
-    size_t removed = 0, i;
-    bool purge;
+    bool purge, release;
     int rc = ctl_parse(cmd, O_CONFIG | O_SASL | O_DRYRUN, argc, argv, &a);
 
     if (rc != CTL_OK)
         return rc < 0 ? CTL_OK : rc;
     if ((rc = ctl_want_args(cmd, &a, 2)) != CTL_OK)
         return rc;
-    purge = strcmp(a.pos[0], "purge") == 0;
+    release = strcmp(a.pos[0], "release") == 0;
+    purge = release || strcmp(a.pos[0], "purge") == 0;
     if (!purge && strcmp(a.pos[0], "list") != 0)
-        return ctl_fail(CTL_USAGE, "queue: list or purge, not \"%s\"; usage: %s", a.pos[0],
-                        cmd->usage);
+        return ctl_fail(CTL_USAGE, "queue: list, purge or release, not \"%s\"; usage: %s",
+                        a.pos[0], cmd->usage);
     if ((a.seen & O_DRYRUN) && !purge)
-        return ctl_fail(CTL_USAGE, "queue: --dry-run goes with purge");
+        return ctl_fail(CTL_USAGE, "queue: --dry-run goes with purge or release");
     if (a.pos[1][0] == '\0' || strlen(a.pos[1]) > PQJSON_ADDR_MAX ||
         strchr(a.pos[1], '@') == NULL)
         return ctl_fail(CTL_USAGE, "queue: USER is a whole address (the envelope sender)");
     if (a.config_dir != NULL && a.config_dir[0] != '/')
         return ctl_fail(CTL_USAGE, "queue: -c wants an absolute directory");
+    return ctl_queue_run(c, a.pos[1], a.config_dir, (a.seen & O_SASL) != 0, purge, release,
+                         (a.seen & O_DRYRUN) != 0);
+}
+
+/* ctl_queue_run - list, purge or release USER's messages (also for block --purge-queue
+ * and unblock --release-held). */
+static int ctl_queue_run(struct ctl *c, const char *user, char *config_dir, bool sasl,
+                         bool purge, bool release, bool dry_run)
+{
+    struct ctl_queue q;
+    size_t removed = 0, i;
+    int rc;
+
     memset(&q, 0, sizeof(q));
-    q.user = a.pos[1];
-    q.config_dir = a.config_dir;
-    q.sasl = (a.seen & O_SASL) != 0;
-    q.dry_run = (a.seen & O_DRYRUN) != 0;
+    q.user = user;
+    q.config_dir = config_dir;
+    q.sasl = sasl;
+    q.dry_run = dry_run;
     q.json = c->json;
     q.purge = purge;
+    q.release = release;
     /* postqueue failed: no summary, nothing removed. Unreadable lines: what was selected
      * is still USER's and is purged, but the exit status says the list may be short. */
     if ((rc = ctl_queue_scan(&q)) == CTL_OK) {
@@ -1430,8 +1469,11 @@ static const struct ctl_cmd ctl_cmds[] = {
      ctl_list},
     {"blocked", "blocked [--reason R] [--domain DOMAIN] [--offset N] [--limit N] [--all]",
      ctl_list},
-    {"block", "block USER --reason TEXT [--operator NAME]", ctl_block},
-    {"unblock", "unblock USER --reason TEXT [--false-positive] [--ref REF] [--operator NAME]",
+    {"block", "block USER --reason TEXT [--operator NAME] [--purge-queue [-c CONFIG_DIR]]\n"
+              "       --purge-queue: then delete USER's messages from the Postfix queue",
+     ctl_block},
+    {"unblock", "unblock USER --reason TEXT [--false-positive] [--ref REF] [--operator NAME]\n"
+                "       [--release-held [-c CONFIG_DIR]]: then release USER's held messages",
      ctl_block},
     {"override", "override USER|--domain DOMAIN [NAME=VALUE ...] [NAME= ...] [--clear] "
                  "[--operator NAME]\n"
@@ -1445,7 +1487,9 @@ static const struct ctl_cmd ctl_cmds[] = {
      ctl_override},
     {"metrics", "metrics", ctl_metrics},
     {"audit", "audit [--offset N] [--limit N]", ctl_audit},
-    {"queue", "queue list|purge USER [-c CONFIG_DIR] [--sasl] [--dry-run]", ctl_queue},
+    {"queue", "queue list|purge|release USER [-c CONFIG_DIR] [--sasl] [--dry-run]\n"
+              "       release: the USER's messages on the hold queue (postsuper -H)",
+     ctl_queue},
     {"raw", "raw   (JSON requests on standard input, one per line; answers on standard "
             "output)",
      ctl_raw},

@@ -225,8 +225,13 @@ int pqjson_postcat_login(const char *text, size_t len, char *out, size_t cap)
 
 bool pqjson_postsuper_removed(const char *line, size_t len, char *id)
 {
-    static const char prefix[] = "postsuper: ", suffix[] = ": removed";
-    const size_t plen = sizeof(prefix) - 1, slen = sizeof(suffix) - 1;
+    return pqjson_postsuper_done(line, len, ": removed", id);
+}
+
+bool pqjson_postsuper_done(const char *line, size_t len, const char *suffix, char *id)
+{
+    static const char prefix[] = "postsuper: ";
+    const size_t plen = sizeof(prefix) - 1, slen = strlen(suffix);
 
     id[0] = '\0';
     if (len > 0 && line[len - 1] == '\r')

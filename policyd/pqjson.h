@@ -58,6 +58,9 @@ int pqjson_postcat_login(const char *text, size_t len, char *out, size_t cap);
  * "postsuper: " prefix is optional) into id (PQJSON_ID_MAX + 1 bytes): true when the
  * line is one. */
 bool pqjson_postsuper_removed(const char *line, size_t len, char *id);
+/* pqjson_postsuper_done - the same for any report "postsuper: ID<suffix>", e.g. suffix
+ * ": released from hold" for postsuper -H. */
+bool pqjson_postsuper_done(const char *line, size_t len, const char *suffix, char *id);
 
 const char *pqjson_strerror(int err);
 
