@@ -1393,8 +1393,10 @@ static void ctl_queue_summary(const struct ctl_queue *q, bool purge, size_t remo
     if (q->vanished > 0)
         printf("; %zu left the queue while being read", q->vanished);
     if (purge)
-        printf(q->dry_run ? "; dry run: nothing changed"
-                          : q->release ? "; %zu released from hold" : "; %zu removed",
+        printf(q->dry_run     ? (q->release ? "; dry run: nothing released"
+                                            : "; dry run: nothing removed")
+               : q->release ? "; %zu released from hold"
+                            : "; %zu removed",
                removed);
     printf("\n");
 }
