@@ -150,11 +150,16 @@ static void track_set_up(struct track *t, bool up, const char *why)
  * alone succeeds against a stopped (SIGSTOP) or wedged server, whose kernel still accepts,
  * and would log a recovery that is not one.
  */
+static bool track_loading(const redisReply *rr)
+{
+    return rr != NULL && rr->type == REDIS_REPLY_ERROR && strncmp(rr->str, "LOADING", 7) == 0;
+}
+
 static void track_alive(struct track *t, const redisReply *rr)
 {
     /* a Redis still loading its data set answers every command with -LOADING: it is
      * reachable, not available */
-    if (rr != NULL && rr->type == REDIS_REPLY_ERROR && strncmp(rr->str, "LOADING", 7) == 0)
+    if (track_loading(rr))
         return;
     t->last_reply = uv_now(t->loop);
     t->backoff_ms = TRACK_BACKOFF_MIN_MS;
@@ -447,6 +452,13 @@ static void track_on_load(redisAsyncContext *ac, void *reply, void *privdata)
     s->reloading = false;
     if (rr == NULL || t == NULL)
         return;
+    if (track_loading(rr)) {
+        /* The scripts are not loaded and nothing else would try again before the next
+         * request: close, and the backoff timer connects (and loads) once more. */
+        if (!(ac->c.flags & REDIS_DISCONNECTING))
+            redisAsyncDisconnect(ac);
+        return;
+    }
     track_alive(t, rr);
     if (rr->type == REDIS_REPLY_ERROR)
         log_warn("redis: SCRIPT LOAD %s: %.200s", s->name, rr->str);

@@ -107,15 +107,18 @@ class Redis:
         self.proc = None
         self.start()
 
-    def start(self):
+    def start(self, extra=(), wait=True):
+        """Start (again) on the same port and directory; extra: more redis-server options.
+        wait=False returns at once (a Redis still loading its data answers -LOADING)."""
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--unixsocket", self.sock, "--unixsocketperm", "777", "--dir", self.dir,
                 "--save", "", "--appendonly", "yes" if self.appendonly else "no",
-                "--logfile", os.path.join(self.dir, "redis.log")]
+                "--logfile", os.path.join(self.dir, "redis.log")] + list(extra)
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         _procs.append(self.proc)
-        wait_for(lambda: self.cli("PING") == "PONG", what="redis up")
+        if wait:
+            wait_for(lambda: self.cli("PING") == "PONG", what="redis up")
 
     def cli(self, *args):
         r = subprocess.run(["redis-cli", "-s", self.sock] + [str(a) for a in args],

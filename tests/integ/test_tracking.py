@@ -19,6 +19,8 @@ the replies, the counts in policyd's log lines, and the Redis keys themselves.
              requests: every request answered in time with redis_fail_action (DUNNO and
              DEFER_IF_PERMIT), the outage and the recovery logged once each, counting resumes
   late redis policyd started before its Redis: answered at once, connects when it can
+  loading    Redis restarted with a slow-loading data set: -LOADING is not "available",
+             and policyd comes back by itself once the data is loaded
   data loss  Redis without persistence restarts empty: a node started afterwards must
              still hash recipients like the running ones (the shared hash key)
 
@@ -865,6 +867,41 @@ def late_redis():
             "logged once each")
 
 
+def loading_redis():
+    """Redis restarted with a data set that takes seconds to load: while it answers
+    -LOADING, policyd is reachable-but-not-available, and once loaded it must come back by
+    itself, with no request needed to notice (the seed story's Redis restart)."""
+    r = Redis(appendonly=False)
+    p = start_policyd(r, "loading-Redis node", redis_fail_action=FAIL_DEFER)
+    n = Node(p)
+    a, d = rcpt(n, "load@example.com", "before@dest.example", T0, "LD-1")
+    S.check(a == "DUNNO" and d["rcpt_1h"] == 1, "loading: the first request counts")
+    r.call("EVAL", "for i = 1, 20000 do redis.call('SET', 'filler:' .. i, i) end", 0)
+    r.call("SAVE")
+    r.kill()
+    pdtest.log_has(p, "redis unavailable", 10)
+    t = time.time()
+    # 20,000 keys at 200 us each: about 4 s of -LOADING, events served every 1 KB read
+    r.start(["--key-load-delay", "200", "--loading-process-events-interval-bytes", "1024"],
+            wait=False)
+    pdtest.wait_for(lambda: "LOADING" in r.cli("PING"), 10, what="redis answering LOADING")
+    a, d = rcpt(n, "load@example.com", "during@dest.example", T0 + 1, "LD-2")
+    S.check(a == FAIL_DEFER and d["verdict"] == "FAIL",
+            "while Redis loads its data, a request is answered redis_fail_action (%s)" % a)
+    pdtest.wait_for(lambda: r.cli("PING") == "PONG", 30, what="redis loaded")
+    loaded = time.time() - t
+    pdtest.log_has(p, "redis available again", 10)
+    log = p.read_log()
+    S.check(log.count("redis unavailable") == 1 and log.count("redis available again") == 1,
+            "Redis done loading (%.1f s): 'redis available again' logged by itself within "
+            "the reconnect backoff, with no request in between; down and up logged once "
+            "each" % loaded)
+    a, d = rcpt(n, "load@example.com", "after@dest.example", T0 + 2, "LD-3")
+    S.check(a == "DUNNO" and d["rcpt_1h"] == 2,
+            "after loading, the mailbox counts on top of the saved data (rcpt_1h %s)"
+            % d.get("rcpt_1h"))
+
+
 def data_loss():
     """Redis without persistence restarts empty: its recipient hash key is gone."""
     r = Redis(appendonly=False)
@@ -939,6 +976,7 @@ def run():
     section("in clear", no_recipient_in_clear, r, "main Redis")
     section("outages", outages)
     section("late redis", late_redis)
+    section("loading redis", loading_redis)
     section("data loss", data_loss)
     for what, p in NODES:
         section("log", log_is_clean, p, what)
