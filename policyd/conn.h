@@ -57,6 +57,8 @@ struct pd_conn {
     uint64_t request_start_ms; /* loop time of the first byte of the request being read */
     struct pd_config *cfg;     /* config of the request being evaluated (a reference) */
     uint64_t nrequests;
+    bool reading;              /* uv_read_start is in force (conn_reading) */
+    bool peer_eof;             /* EOF seen while a request was evaluated */
     char peer[64];
 };
 

@@ -60,6 +60,12 @@ NOTES
     b with b % 12 == 3) until they leave the window, when they are subtracted from the
     total and deleted, however far time jumped. Numbers are packed with struct.pack: one
     C call per field instead of Lua work per number (this script runs for every RCPT).
+
+    Cost (scripts/bench/script-cost.sh): every redis.call, table and string counts. Most
+    requests take fast paths that change no result: one EXISTS stands for the block and
+    override reads when the mailbox has neither; rings already at their newest bucket are
+    not planned; a DATA or END-OF-MESSAGE that would write st back unchanged writes
+    nothing (it is then, like any request that counts nothing, not a TTL refresh).
 ]]
 
 -- ring fields: bucket, total[7], current[7]; slot fields: counters[7]
@@ -77,6 +83,7 @@ local B_MAX_HOUR, B_MAX_DAY, B_MAX_MSG, B_DAYS, B_MSGS = 1, 2, 3, 4, 5
 local D_FIRST_SEEN, D_C0, D_C1 = 11, 12, 13
 local REC = 7 -- bytes per record of a recipient or domain memory
 local floor = math.floor
+local NO_BLOCK = {false, false, false}
 -- slot field names by slot (1-based): "f" .. k costs a number-to-string conversion each
 local SLOTS = {
     f = {'f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9', 'f10', 'f11'},
@@ -88,19 +95,21 @@ local SLOTS = {
 
 local function parse_args()
     if ARGV[1] ~= '1' then return nil, 'track.lua: argv layout "' .. tostring(ARGV[1]) .. '"' end
-    local n = {tonumber(ARGV[2]), tonumber(ARGV[8]), tonumber(ARGV[10]), tonumber(ARGV[11]),
-               tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]),
-               tonumber(ARGV[16]), tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]),
-               tonumber(ARGV[21]), tonumber(ARGV[22])}
-    for i = 1, 14 do
-        if n[i] == nil then return nil, 'track.lua: a numeric argument is not a number' end
+    local now, mismatch, count, c1, c2, c3, c4, src, exempt, mdays, rmax, dmax, nmax, sdays =
+        tonumber(ARGV[2]), tonumber(ARGV[8]), tonumber(ARGV[10]), tonumber(ARGV[11]),
+        tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]),
+        tonumber(ARGV[16]), tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]),
+        tonumber(ARGV[21]), tonumber(ARGV[22])
+    if not (now and mismatch and count and c1 and c2 and c3 and c4 and src and exempt and mdays
+            and rmax and dmax and nmax and sdays) then
+        return nil, 'track.lua: a numeric argument is not a number'
     end
     local a = {
-        now = floor(n[1] / 1000), state = ARGV[3], instance = ARGV[4], rcpt = ARGV[5],
-        dom = ARGV[6], net = ARGV[7], mismatch = n[2] == 1, rcpt_count = n[3],
-        caps = {n[4], n[5], n[6], n[7]}, src = n[8], dom_exempt = n[9] == 1,
-        dom_profile = ARGV[17], memory_days = n[10], rcpt_max = n[11], dom_max = n[12],
-        nets_max = n[13], state_ttl = n[14] * 86400000, memory_ttl = n[10] * 86400000,
+        now = floor(now / 1000), state = ARGV[3], instance = ARGV[4], rcpt = ARGV[5],
+        dom = ARGV[6], net = ARGV[7], mismatch = mismatch == 1, rcpt_count = count,
+        caps = {c1, c2, c3, c4}, src = src, dom_exempt = exempt == 1,
+        dom_profile = ARGV[17], memory_days = mdays, rcpt_max = rmax, dom_max = dmax,
+        nets_max = nmax, state_ttl = sdays * 86400000, memory_ttl = mdays * 86400000,
     }
     -- long ids would bloat the st hash (and convert it out of its listpack form)
     if #a.instance > 40 then a.instance = redis.sha1hex(a.instance) end
@@ -113,12 +122,16 @@ end
 -- raise_until has passed, after which it is ignored. Source 2 = mailbox, 3 = raise.
 -- Each cap keeps its own source (srcs), so that a cap inherited from the defaults is
 -- reported as such when it is the one hit; src is the highest of them.
+local function default_limits(a)
+    return {caps = a.caps, src = a.src, srcs = {a.src, a.src, a.src, a.src},
+            exempt = a.dom_exempt, profile = a.dom_profile}
+end
+
 local function effective_limits(a, key)
     local o = redis.call('HMGET', key, 'exempt', 'profile', 'lim_rcpt_hour', 'lim_rcpt_day',
                          'lim_msg_hour', 'lim_msg_day', 'raise_until', 'raise_rcpt_hour',
                          'raise_rcpt_day', 'raise_msg_hour', 'raise_msg_day')
-    local lim = {caps = a.caps, src = a.src, srcs = {a.src, a.src, a.src, a.src},
-                 exempt = a.dom_exempt, profile = a.dom_profile}
+    local lim = default_limits(a)
     if not (o[1] or o[2] or o[3] or o[4] or o[5] or o[6] or o[7]) then return lim end
     local raise_on = (tonumber(o[7]) or 0) > a.now
     lim.caps = {}
@@ -240,6 +253,12 @@ local function state_load(key, now)
     st.d = #(raw[3] or '') == 52 and {struct.unpack(DAY_FMT, raw[3])}
            or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
     st.history = st.d[D_FIRST_SEEN] > 0
+    local f, h, d = st.f[1], st.h[1], st.d[1]
+    if f ~= 0 and h ~= 0 and d ~= 0 and floor(now / 300) <= f and floor(now / 3600) <= h
+       and floor(now / 86400) <= d then
+        return st -- every ring is at its newest bucket already (most requests)
+    end
+    st.moved = true
     local want = {}
     local pf = ring_plan(st.f[1], now, 300, 12, 'f', want)
     local ph = ring_plan(st.h[1], now, 3600, 24, 'h', want)
@@ -271,12 +290,8 @@ local function state_save(st, now, ttl)
     set[#set + 1] = 'd'
     set[#set + 1] = struct.pack(DAY_FMT, unpack(d, 1, 13))
     if st.msgs_changed then
-        for _, f in ipairs({'i0', 'i1'}) do
-            if st[f] then
-                set[#set + 1] = f
-                set[#set + 1] = st[f]
-            end
-        end
+        if st.i0 then set[#set + 1] = 'i0'; set[#set + 1] = st.i0 end
+        if st.i1 then set[#set + 1] = 'i1'; set[#set + 1] = st.i1 end
     end
     if #st.del > 0 then redis.call('HDEL', st.key, unpack(st.del)) end
     redis.call('HSET', st.key, unpack(set))
@@ -327,9 +342,8 @@ end
 -- 4 bytes of hash make a false "known" about n / 2^32 likely.
 
 local function hash4(hex)
-    if #hex < 8 or not string.find(hex, '^%x%x%x%x%x%x%x%x') then return nil end
-    return string.char(tonumber(string.sub(hex, 1, 2), 16), tonumber(string.sub(hex, 3, 4), 16),
-                       tonumber(string.sub(hex, 5, 6), 16), tonumber(string.sub(hex, 7, 8), 16))
+    if not string.find(hex, '^%x%x%x%x%x%x%x%x') then return nil end
+    return struct.pack('>I4', tonumber(string.sub(hex, 1, 8), 16))
 end
 
 local function mem_bucket(blob, i)
@@ -463,17 +477,22 @@ local function count_rcpt(a, st, keys, out)
 end
 
 -- record_final - DATA / END-OF-MESSAGE: Postfix's own recipient count makes the day's
--- largest message exact; nothing is counted again. Returns whether st changed.
+-- largest message exact; nothing is counted again. Returns whether st must be written.
 local function record_final(a, st, out)
     local d, n = st.d, a.rcpt_count
-    local slot = msg_slot(st, a.instance)
-    if slot and n > 0 then d[D_C0 + slot] = n end
+    local slot, changed = msg_slot(st, a.instance), false
+    if slot and n > 0 and d[D_C0 + slot] ~= n then
+        d[D_C0 + slot] = n
+        changed = true
+    end
     if slot then out.rcpt_this_msg = d[D_C0 + slot] end
     if n > d[1 + D_MAX_MSG] then
         d[1 + D_MAX_MSG] = n
         return true
     end
-    return slot ~= nil and n > 0
+    -- a count Postfix confirms, on a state whose rings are current and that has its
+    -- first_seen, would be written back unchanged: only its TTL would move
+    return slot ~= nil and n > 0 and (changed or st.moved or d[D_FIRST_SEEN] == 0)
 end
 
 ------------------------------------------------------------------------------ reply
@@ -533,7 +552,13 @@ local function main()
     local counting = a.state == 'RCPT'
 
     -- 1. a blocked mailbox: count the refused attempt, answer with the block, nothing else
-    local blk = redis.call('HMGET', KEYS[6], 'ref', 'reason', 'created')
+    --    (most mailboxes have neither a block nor overrides: one EXISTS answers for both)
+    local blk, lim = NO_BLOCK, nil
+    if redis.call('EXISTS', KEYS[6], KEYS[5]) == 0 then
+        lim = default_limits(a)
+    else
+        blk = redis.call('HMGET', KEYS[6], 'ref', 'reason', 'created')
+    end
     if blk[1] or blk[2] or blk[3] then
         if counting then
             local st = state_load(KEYS[1], a.now)
@@ -546,7 +571,7 @@ local function main()
     end
 
     -- 2. the caps in force, and whether this request would cross one
-    local lim = effective_limits(a, KEYS[5])
+    lim = lim or effective_limits(a, KEYS[5])
     local st = state_load(KEYS[1], a.now)
     local slot = msg_slot(st, a.instance)
     local out = {msg_new = 0, rcpt_this_msg = slot and st.d[D_C0 + slot] or 0}
