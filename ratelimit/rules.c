@@ -16,7 +16,12 @@
  *
  *        any tripwire                                              BLOCK
  *        score >= block_score from >= min_families families, with
- *              NET or ID points among them                         BLOCK
+ *              evidence of a third party: ID-1 on at least
+ *              id1_block_pct % of the hour's recipients, not
+ *              from a long-known network, or NET-1 on a
+ *              request to a never-mailed recipient at a never-
+ *              mailed domain or NET-3 (rotation), while the
+ *              mailbox writes to strangers                        BLOCK
  *        score >= hold_score from >= min_families families         HOLD (WATCH if disabled)
  *        system profile and a never-seen network                   HOLD (WATCH if disabled)
  *        score >= watch_score                                      WATCH
@@ -24,6 +29,21 @@
  *
  *      So "sent a lot to new people" (a first newsletter) holds at most: BLOCK needs
  *      evidence of third-party access (a never-seen network or a foreign sender address).
+ *
+ *      "Writes to strangers": at least block_new_rcpt_1h never-mailed recipients in the
+ *      last 60 min, and at least block_new_pct % of the hour's recipients (0 and 0: no
+ *      such condition), in a mailbox first seen at least nov_min_days ago (before that,
+ *      every recipient is a stranger to its young memory, and network evidence alone
+ *      never blocks: only ID-1 and the tripwires do). Behind carrier-grade NAT a phone
+ *      shows up from a new /24 every session, so network counts alone cannot tell the
+ *      owner's phone from a proxy; what the owner's phone does not do is mail mostly
+ *      strangers. NET-2 alone (never-seen networks elsewhere today) adds points but is
+ *      never that evidence. So a heavy sender's phone churning through carrier addresses
+ *      in a busy hour of known correspondents is held at most, while rotating proxies or
+ *      a new network mailing strangers are blocked. NET-1 also needs the request itself to
+ *      go to a stranger at a never-mailed domain (list spam), so the owner's phone writing
+ *      to one new contact at a partner company in the hour of a first newsletter from the
+ *      office does not count either.
  *
  *      Rules and points (thresholds are RULES_PARAMS rows, "rule_<field>" in policyd.conf):
  *        VOL-1 +2  rcpt_1h > max(vol1_floor, vol1_mult x busiest hour)
@@ -42,8 +62,10 @@
  *        SHP-2 +2  the same with shp2_*, instead of SHP-1; SHP capped at shp_cap
  *        ID-1  +3  >= id1_min recipients in 60 min with a sender not owned by the login
  *        TRIP-NET    >= trip_nets_1h never-seen networks and >= trip_nets_1h_rcpt
- *                    recipients in 60 min: BLOCK
- *        TRIP-NET24  the same over 24 h (trip_nets_24h*): BLOCK
+ *                    recipients in 60 min, unless a mature mailbox wrote mostly to
+ *                    known correspondents in that hour: BLOCK
+ *        TRIP-NET24  the same over 24 h (trip_nets_24h*), with at least block_new_pct %
+ *                    of the day's recipients never mailed before: BLOCK
  *        SYS-NET     system profile, a never-seen network in 24 h: HOLD at least
  *
  *      Before the rules: an existing block record gives BLOCK with its reference and
@@ -67,7 +89,19 @@
  *      Learning: while a mailbox is younger than learning_period AND has sent fewer than
  *      learning_min_messages messages in its baseline window (it leaves learning at the
  *      first of the two, as policyd.conf documents), the NOV rules are off and VOL and SHP
- *      use at least the default_* baselines. NET, ID, tripwires and caps stay on.
+ *      use at least the default_* baselines. NET, ID, tripwires and caps stay on. The NOV
+ *      rules also wait until the mailbox was first seen nov_min_days ago: a busy mailbox
+ *      leaves learning by its message count within a day or two, when its memory of
+ *      correspondents is still too young to tell a stranger from a friend.
+ *
+ *      New-network floors (newnet_floors = 1): when NET-1 fires (this request comes from
+ *      a network the mailbox first used less than net1_recent_hours ago), SHP and VOL-2
+ *      compare with their floors alone, not with the mailbox's own largest message and
+ *      busiest hour: those allowances were earned by the owner on the owner's networks,
+ *      and a heavy sender's contact-list scam (big BCC messages, hundreds an hour) from a
+ *      foreign network is then judged like anyone's. VOL-1 and VOL-3, the everyday busy
+ *      hour and day, keep the allowance: a busy owner's phone behind carrier-grade NAT is
+ *      a new network every session. The traveller profile keeps every allowance.
  *
  *      Probation (now < probation_until): every floor, minimum count, network count and
  *      ladder score is multiplied by probation_pct % (rounded up, at least 1), and NET-1
@@ -159,6 +193,12 @@ struct rules_ctx {
     long long net_age; /* since then, seconds (0 for a never-seen one) */
     long long nets_1h, nets_24h; /* never-seen networks, one fewer for a traveller */
     bool hold_enabled;
+    bool newnet;      /* VOL and SHP on their floors: NET-1 conditions, newnet_floors on */
+    bool net_here;    /* NET-1 fired on a request to a stranger at a never-mailed domain */
+    bool rotating;    /* NET-3 fired: several never-seen networks within the hour */
+    bool strangers;   /* writing to strangers: block_new_rcpt_1h and block_new_pct */
+    bool mature;      /* first seen at least nov_min_days ago: novelty means something */
+    bool known_net;   /* this request's network was in use before net1_recent_hours */
     bool forced_hold; /* SYS-NET fired */
     bool tripped;     /* a tripwire fired */
     int fam_points[RULES_FAM_COUNT];
@@ -358,6 +398,7 @@ static void rules_net(struct rules_ctx *c)
     if (c->net_history && c->net_recent && prof != RULES_PROF_TRAVELLER) {
         int pts = c->v->probation ? (int)p->probation_net1_points : rules_defs[R_NET1].points;
 
+        c->net_here = s->rcpt_new != 0 && s->rcpt_dom_new != 0;
         f = c->net_all_new
                 ? rules_fire_pts(c, R_NET1, pts, s->new_nets_24h, s->distinct_nets_24h,
                                  p->net1_recent_hours, 0)
@@ -388,6 +429,8 @@ static void rules_net(struct rules_ctx *c)
         rules_text(f, "%lld never-seen networks in 24 h (threshold %lld)", n24, t);
     }
     t = rules_tight(c, p->net3_nets_1h);
+    if (n1 >= t)
+        c->rotating = true;
     if (n1 >= t && (f = rules_fire(c, R_NET3, n1, 0, t, 0)) != NULL) {
         rules_brief(f, "%lld new nets 60m>=%lld", n1, t);
         rules_text(f,
@@ -422,12 +465,26 @@ static void rules_trip_one(struct rules_ctx *c, enum rules_rule r, const struct 
                n, rcpt, win->text, nmin, rmin);
 }
 
+/* rules_trip - the tripwires. A phone behind carrier-grade NAT can show up from a dozen
+ * /24s in a busy hour and dozens in a busy day, but it mails its owner's correspondents:
+ * TRIP-NET holds its fire when a mature mailbox wrote mostly to people it knows in the
+ * hour (a young mailbox cannot tell, so it stays armed), and slow rotation (TRIP-NET24)
+ * needs a day of mostly strangers in a mature mailbox. */
 static void rules_trip(struct rules_ctx *c)
 {
-    rules_trip_one(c, R_TRIP_NET, &rules_1h, c->nets_1h, c->p->trip_nets_1h, c->s.rcpt_1h,
-                   c->p->trip_nets_1h_rcpt);
-    rules_trip_one(c, R_TRIP_NET24, &rules_24h, c->nets_24h, c->p->trip_nets_24h, c->s.rcpt_24h,
-                   c->p->trip_nets_24h_rcpt);
+    const struct rl_signals *s = &c->s;
+    bool known_1h =
+        c->mature && !rules_share_ok(s->new_rcpt_1h, rules_max(s->distinct_rcpt_1h, s->new_rcpt_1h),
+                                     c->p->block_new_pct);
+
+    if (!known_1h)
+        rules_trip_one(c, R_TRIP_NET, &rules_1h, c->nets_1h, c->p->trip_nets_1h, s->rcpt_1h,
+                       c->p->trip_nets_1h_rcpt);
+    if (c->mature &&
+        rules_share_ok(s->new_rcpt_24h, rules_max(s->distinct_rcpt_24h, s->new_rcpt_24h),
+                       c->p->block_new_pct))
+        rules_trip_one(c, R_TRIP_NET24, &rules_24h, c->nets_24h, c->p->trip_nets_24h, s->rcpt_24h,
+                       c->p->trip_nets_24h_rcpt);
 }
 
 static void rules_id(struct rules_ctx *c)
@@ -469,7 +526,7 @@ static void rules_nov(struct rules_ctx *c)
     const struct rules_params *p = c->p;
     long long m = c->v->profile == RULES_PROF_OUTREACH ? p->outreach_mult : 1;
 
-    if (c->v->learning || c->v->profile == RULES_PROF_BULK)
+    if (c->v->learning || c->v->profile == RULES_PROF_BULK || !c->mature)
         return;
     rules_nov_one(c, R_NOV1, &rules_rcpts, &rules_1h, s->new_rcpt_1h, s->distinct_rcpt_1h,
                   rules_mul(rules_tight(c, p->nov1_min), m), p->nov1_pct);
@@ -496,6 +553,19 @@ static long long rules_base(const struct rules_ctx *c, long long own, long long 
     return c->v->learning ? rules_max(own, def) : own;
 }
 
+/* rules_applied - the baseline a threshold multiplies: none from a new network (VOL-1
+ * keeps it: 'everyday' is false for it). */
+static long long rules_applied(const struct rules_ctx *c, long long base, bool everyday)
+{
+    return c->newnet && !everyday ? 0 : base;
+}
+
+/* A baseline's remark in a helpdesk text when it was not applied. */
+static const char *rules_newnet_note(const struct rules_ctx *c, bool everyday)
+{
+    return c->newnet && !everyday ? ", not applied to a never-seen network" : "";
+}
+
 static void rules_vol(struct rules_ctx *c)
 {
     const struct rl_signals *s = &c->s;
@@ -503,9 +573,9 @@ static void rules_vol(struct rules_ctx *c)
     const char *lbl = c->v->learning ? "assumed while learning" : "of the last 28 days";
     long long hb = rules_base(c, s->base_max_hour_rcpt, p->default_busiest_hour);
     long long db = rules_base(c, s->base_max_day_rcpt, p->default_busiest_day);
-    long long t1 = rules_threshold(c, p->vol1_floor, p->vol1_mult, hb);
-    long long t2 = rules_threshold(c, p->vol2_floor, p->vol2_mult, hb);
-    long long t3 = rules_threshold(c, p->vol3_floor, p->vol3_mult, db);
+    long long t1 = rules_threshold(c, p->vol1_floor, p->vol1_mult, rules_applied(c, hb, true));
+    long long t2 = rules_threshold(c, p->vol2_floor, p->vol2_mult, rules_applied(c, hb, false));
+    long long t3 = rules_threshold(c, p->vol3_floor, p->vol3_mult, rules_applied(c, db, true));
     struct rules_fired *f = NULL;
     enum rules_rule r = s->rcpt_1h > t2 ? R_VOL2 : R_VOL1;
     long long t = r == R_VOL2 ? t2 : t1;
@@ -514,13 +584,13 @@ static void rules_vol(struct rules_ctx *c)
         f = rules_fire(c, r, s->rcpt_1h, hb, t, 0);
     if (f != NULL) {
         rules_brief(f, "%lld rcpt 60m>%lld", s->rcpt_1h, t);
-        rules_text(f, "%lld recipients in 60 min; busiest hour %s: %lld (threshold %lld)",
-                   s->rcpt_1h, lbl, hb, t);
+        rules_text(f, "%lld recipients in 60 min; busiest hour %s: %lld%s (threshold %lld)",
+                   s->rcpt_1h, lbl, hb, rules_newnet_note(c, r == R_VOL1), t);
     }
     if (s->rcpt_24h > t3 && (f = rules_fire(c, R_VOL3, s->rcpt_24h, db, t3, 0)) != NULL) {
         rules_brief(f, "%lld rcpt 24h>%lld", s->rcpt_24h, t3);
-        rules_text(f, "%lld recipients in 24 h; busiest day %s: %lld (threshold %lld)", s->rcpt_24h,
-                   lbl, db, t3);
+        rules_text(f, "%lld recipients in 24 h; busiest day %s: %lld%s (threshold %lld)",
+                   s->rcpt_24h, lbl, db, rules_newnet_note(c, true), t3);
     }
 }
 
@@ -529,8 +599,8 @@ static void rules_shp(struct rules_ctx *c)
     const struct rl_signals *s = &c->s;
     const struct rules_params *p = c->p;
     long long mb = rules_base(c, s->base_max_msg_rcpt, p->default_largest_msg);
-    long long t1 = rules_threshold(c, p->shp1_floor, p->shp1_mult, mb);
-    long long t2 = rules_threshold(c, p->shp2_floor, p->shp2_mult, mb);
+    long long t1 = rules_threshold(c, p->shp1_floor, p->shp1_mult, rules_applied(c, mb, false));
+    long long t2 = rules_threshold(c, p->shp2_floor, p->shp2_mult, rules_applied(c, mb, false));
     long long n = s->rcpt_this_msg;
     enum rules_rule r = n >= t2 ? R_SHP2 : R_SHP1;
     long long t = r == R_SHP2 ? t2 : t1;
@@ -539,8 +609,9 @@ static void rules_shp(struct rules_ctx *c)
     if (n < t || (f = rules_fire(c, r, n, mb, t, 0)) == NULL)
         return;
     rules_brief(f, "%lld rcpt/msg>=%lld", n, t);
-    rules_text(f, "one message to %lld recipients; largest message %s: %lld (threshold %lld)", n,
-               c->v->learning ? "assumed while learning" : "of the last 28 days", mb, t);
+    rules_text(f, "one message to %lld recipients; largest message %s: %lld%s (threshold %lld)", n,
+               c->v->learning ? "assumed while learning" : "of the last 28 days", mb,
+               rules_newnet_note(c, false), t);
 }
 
 /* ---- states that stop or override the evaluation ------------------------------------- */
@@ -631,6 +702,14 @@ static void rules_setup(struct rules_ctx *c, const struct rl_signals *raw,
         c->net_all_new = rules_only_new_nets(c);
         c->net_recent = c->net_all_new;
     }
+    c->known_net = c->net_history && !c->net_recent && s->net_first_seen > 0;
+    c->newnet = c->p->newnet_floors && c->net_history && c->net_recent &&
+                v->profile != RULES_PROF_TRAVELLER;
+    c->mature =
+        s->first_seen > 0 && c->now - s->first_seen >= rules_mul(c->p->nov_min_days, RULES_DAY);
+    c->strangers = c->mature && s->new_rcpt_1h >= rules_tight(c, c->p->block_new_rcpt_1h) &&
+                   rules_share_ok(s->new_rcpt_1h, rules_max(s->distinct_rcpt_1h, s->new_rcpt_1h),
+                                  c->p->block_new_pct);
     c->nets_1h = s->new_nets_1h;
     c->nets_24h = s->new_nets_24h;
     if (v->profile == RULES_PROF_TRAVELLER) { /* one new network is the trip itself */
@@ -646,7 +725,11 @@ static void rules_setup(struct rules_ctx *c, const struct rl_signals *raw,
 static enum rules_action rules_ladder(const struct rules_ctx *c)
 {
     const struct rules_verdict *v = c->v;
-    bool third_party = c->fam_points[RULES_FAM_NET] > 0 || c->fam_points[RULES_FAM_ID] > 0;
+    bool third_party =
+        ((c->net_here || c->rotating) && c->strangers) ||
+        (c->fam_points[RULES_FAM_ID] > 0 && !c->known_net &&
+         rules_share_ok(c->s.sender_mismatch_1h, rules_max(c->s.rcpt_1h, c->s.sender_mismatch_1h),
+                        c->p->id1_block_pct));
     bool agree = v->agreeing >= c->p->min_families;
 
     if (c->tripped || (agree && third_party && v->score >= v->block_score))

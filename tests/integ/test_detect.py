@@ -383,8 +383,9 @@ def phase_attacks(r, nodes, mbs):
     lines = log_lines(nodes, "blocked: user=%s " % user("anna"))
     S.check(len(lines) == 1, "S1: one 'blocked:' log line over both nodes")
     S.check(re.search(r"blocked: user=anna@bakery\.example ref=%s reason=compromise "
-                      r"score=\d+ client=45\.[0-9.]+ rules=\"TRIP-NET\(block\) \d+ new nets "
-                      r"60m>=\d+, \d+ rcpt;[^\"]*\" unblock=password-change" % ref, lines[0]),
+                      r"score=\d+ client=45\.[0-9.]+ rules=\"[^\"]*NET-3\(\+3\) \d+ new nets "
+                      r"60m>=\d+; NOV-1\(\+3\) \d+/\d+ new rcpt 60m>=\d+&\d+%%\" "
+                      r"unblock=password-change" % ref, lines[0]),
             "S1: the log line has the reference and the rules with their numbers: "
             + lines[0].split("blocked: ", 1)[1])
     grep = subprocess.run(["grep", "-h", "user=%s " % user("anna"), nodes[0].log, nodes[1].log],

@@ -107,6 +107,21 @@ static void tw_cheap_net1_probation(struct rules_params *p)
     p->probation_net1_points = 0;
 }
 
+static void tw_nov_min_days_0(struct rules_params *p)
+{
+    p->nov_min_days = 0;
+}
+
+static void tw_id1_block_pct_0(struct rules_params *p)
+{
+    p->id1_block_pct = 0;
+}
+
+static void tw_newnet_floors_off(struct rules_params *p)
+{
+    p->newnet_floors = 0;
+}
+
 /* clang-format off */
 static const struct rcase cases[] = {
     /* VOL: floors (busiest hour 10: 4 x 10 < 60) and the mailbox's own baseline */
@@ -118,8 +133,8 @@ static const struct rcase cases[] = {
      "", 0},
     {"vol1 relative above", {S(rcpt_1h, 121), S(base_max_hour_rcpt, 30)}, "", 0, NULL,
      RULES_PASS, "VOL-1", 2},
-    {"vol2 at floor", {S(rcpt_1h, 200)}, "", 0, NULL, RULES_PASS, "VOL-1", 2},
-    {"vol2 above floor", {S(rcpt_1h, 201)}, "", 0, NULL, RULES_WATCH, "VOL-2", 3},
+    {"vol2 at floor", {S(rcpt_1h, 150)}, "", 0, NULL, RULES_PASS, "VOL-1", 2},
+    {"vol2 above floor", {S(rcpt_1h, 151)}, "", 0, NULL, RULES_WATCH, "VOL-2", 3},
     {"vol2 relative", {S(rcpt_1h, 301), S(base_max_hour_rcpt, 30)}, "", 0, NULL, RULES_WATCH,
      "VOL-2", 3},
     {"vol2 relative at", {S(rcpt_1h, 300), S(base_max_hour_rcpt, 30)}, "", 0, NULL,
@@ -134,11 +149,11 @@ static const struct rcase cases[] = {
      "VOL-2 VOL-3", 5},
 
     /* NOV: count and share */
-    {"nov1 at", {S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 50)}, "", 0, NULL, RULES_WATCH,
+    {"nov1 at", {S(new_rcpt_1h, 25), S(distinct_rcpt_1h, 31)}, "", 0, NULL, RULES_WATCH,
      "NOV-1", 3},
-    {"nov1 count below", {S(new_rcpt_1h, 39), S(distinct_rcpt_1h, 40)}, "", 0, NULL,
+    {"nov1 count below", {S(new_rcpt_1h, 24), S(distinct_rcpt_1h, 25)}, "", 0, NULL,
      RULES_PASS, "", 0},
-    {"nov1 share below", {S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 51)}, "", 0, NULL,
+    {"nov1 share below", {S(new_rcpt_1h, 25), S(distinct_rcpt_1h, 32)}, "", 0, NULL,
      RULES_PASS, "", 0},
     {"nov1 distinct undercounted", {S(new_rcpt_1h, 45), S(distinct_rcpt_1h, 3)}, "", 0, NULL,
      RULES_WATCH, "NOV-1", 3},
@@ -204,16 +219,16 @@ static const struct rcase cases[] = {
      NULL, RULES_WATCH, "NOV-2 NOV-4", 4},
     {"net1 window 0: only net_new", {S(net_first_seen, NOW - 60)}, "", 0, tw_net1_off_window,
      RULES_PASS, "", 0},
-    {"net2 at", {S(new_nets_24h, 3)}, "", 0, NULL, RULES_PASS, "NET-2", 2},
-    {"net2 below", {S(new_nets_24h, 2)}, "", 0, NULL, RULES_PASS, "", 0},
-    {"net3 at (one family: watch)", {S(new_nets_1h, 3), S(new_nets_24h, 3)}, "", 0, NULL,
+    {"net2 at", {S(new_nets_24h, 5)}, "", 0, NULL, RULES_PASS, "NET-2", 2},
+    {"net2 below", {S(new_nets_24h, 4)}, "", 0, NULL, RULES_PASS, "", 0},
+    {"net3 at (one family: watch)", {S(new_nets_1h, 4), S(new_nets_24h, 5)}, "", 0, NULL,
      RULES_WATCH, "NET-2 NET-3", 5},
-    {"net3 below", {S(new_nets_1h, 2), S(new_nets_24h, 2)}, "", 0, NULL, RULES_PASS, "", 0},
+    {"net3 below", {S(new_nets_1h, 3), S(new_nets_24h, 4)}, "", 0, NULL, RULES_PASS, "", 0},
     {"net family cap 6", {S(net_new, 1), S(net_first_seen, NOW), S(new_nets_1h, 5),
      S(new_nets_24h, 5)}, "", E_PROBATION, NULL, RULES_WATCH, "NET-1 NET-2 NET-3", 6},
     {"net fresh mailbox: no net-1/net-2", {S(net_new, 1), S(net_first_seen, NOW),
      S(new_nets_1h, 2), S(new_nets_24h, 3)}, "", E_FRESH, NULL, RULES_PASS, "", 0},
-    {"net fresh mailbox: rotation counts", {S(new_nets_1h, 3), S(new_nets_24h, 3)}, "",
+    {"net fresh mailbox: rotation counts", {S(new_nets_1h, 4), S(new_nets_24h, 4)}, "",
      E_FRESH, NULL, RULES_WATCH, "NET-3", 3},
     {"net history by age alone", {S(base_days, 0), S(first_seen, NOW - 2 * DAY), S(net_new, 1),
      S(net_first_seen, NOW)}, "", 0, NULL, RULES_PASS, "NET-1", 1},
@@ -225,18 +240,31 @@ static const struct rcase cases[] = {
      "", 0, NULL, RULES_BLOCK, "TRIP-NET NET-2 NET-3", 5},
     {"trip-net nets below", {S(new_nets_1h, 9), S(new_nets_24h, 9), S(rcpt_1h, 20),
      S(rcpt_24h, 20)}, "", 0, NULL, RULES_WATCH, "NET-2 NET-3", 5},
+    {"trip-net: a mature mailbox mailing its contacts", {S(new_nets_1h, 12),
+     S(new_nets_24h, 12), S(rcpt_1h, 40), S(rcpt_24h, 40), S(new_rcpt_1h, 11),
+     S(distinct_rcpt_1h, 40)}, "", 0, NULL, RULES_WATCH, "NET-2 NET-3", 5},
+    {"trip-net: a young mailbox stays armed", {S(new_nets_1h, 10), S(new_nets_24h, 10),
+     S(rcpt_1h, 20), S(rcpt_24h, 20), S(new_rcpt_1h, 2), S(distinct_rcpt_1h, 20)}, "",
+     E_FRESH, NULL, RULES_BLOCK, "TRIP-NET NET-3", 3},
     {"trip-net recipients below", {S(new_nets_1h, 10), S(new_nets_24h, 10), S(rcpt_1h, 19),
      S(rcpt_24h, 19)}, "", 0, NULL, RULES_WATCH, "NET-2 NET-3", 5},
     {"trip-net on a fresh mailbox", {S(new_nets_1h, 10), S(new_nets_24h, 10), S(rcpt_1h, 20),
      S(rcpt_24h, 20)}, "", E_FRESH, NULL, RULES_BLOCK, "TRIP-NET NET-3", 3},
-    {"trip-net24 at", {S(new_nets_24h, 16), S(rcpt_24h, 20), S(rcpt_1h, 2)}, "", 0, NULL,
-     RULES_BLOCK, "TRIP-NET24 NET-2", 2},
+    {"trip-net24 at", {S(new_nets_24h, 16), S(rcpt_24h, 20), S(rcpt_1h, 2),
+     S(new_rcpt_24h, 14), S(distinct_rcpt_24h, 20)}, "", 0, NULL, RULES_BLOCK,
+     "TRIP-NET24 NET-2", 2},
+    {"trip-net24 to correspondents", {S(new_nets_24h, 40), S(rcpt_24h, 60),
+     S(new_rcpt_24h, 9), S(distinct_rcpt_24h, 20)}, "", 0, NULL, RULES_PASS, "NET-2", 2},
+    {"trip-net24 young mailbox", {S(new_nets_24h, 16), S(rcpt_24h, 20),
+     S(new_rcpt_24h, 20), S(distinct_rcpt_24h, 20), S(first_seen, NOW - 14 * DAY + 1)}, "", 0,
+     NULL, RULES_PASS, "NET-2", 2},
     {"trip-net24 nets below", {S(new_nets_24h, 15), S(rcpt_24h, 20)}, "", 0, NULL,
      RULES_PASS, "NET-2", 2},
     {"trip-net24 recipients below", {S(new_nets_24h, 16), S(rcpt_24h, 19)}, "", 0, NULL,
      RULES_PASS, "NET-2", 2},
     {"both tripwires", {S(new_nets_1h, 20), S(new_nets_24h, 20), S(rcpt_1h, 30),
-     S(rcpt_24h, 30)}, "", 0, NULL, RULES_BLOCK, "TRIP-NET TRIP-NET24 NET-2 NET-3", 5},
+     S(rcpt_24h, 30), S(new_rcpt_24h, 30)}, "", 0, NULL, RULES_BLOCK,
+     "TRIP-NET TRIP-NET24 NET-2 NET-3", 5},
 
     /* SHP */
     {"shp1 below", {S(rcpt_this_msg, 24)}, "", 0, NULL, RULES_PASS, "", 0},
@@ -250,6 +278,24 @@ static const struct rcase cases[] = {
     {"shp2 relative at", {S(rcpt_this_msg, 100), S(base_max_msg_rcpt, 20)}, "", 0, NULL,
      RULES_PASS, "SHP-2", 2},
 
+    /* new-network floors: the mailbox's own allowances are not applied from a new net */
+    {"newnet: busiest hour not applied to vol2", {S(base_max_hour_rcpt, 100),
+     S(rcpt_1h, 151), S(net_new, 1), S(net_first_seen, NOW)}, "", 0, NULL, RULES_WATCH,
+     "NET-1 VOL-2", 4},
+    {"newnet: vol1 keeps the busiest hour", {S(base_max_hour_rcpt, 100), S(rcpt_1h, 150),
+     S(net_new, 1), S(net_first_seen, NOW)}, "", 0, NULL, RULES_PASS, "NET-1", 1},
+    {"newnet: vol3 keeps the busiest day", {S(base_max_day_rcpt, 300), S(rcpt_24h, 1200),
+     S(net_new, 1), S(net_first_seen, NOW)}, "", 0, NULL, RULES_PASS, "NET-1", 1},
+    {"newnet: largest message not applied", {S(base_max_msg_rcpt, 40), S(rcpt_this_msg, 50),
+     S(net_first_seen, NOW - 2 * HOUR)}, "", 0, NULL, RULES_WATCH, "NET-1 SHP-2", 3},
+    {"newnet: known net keeps the baseline", {S(base_max_hour_rcpt, 100), S(rcpt_1h, 201),
+     S(base_max_msg_rcpt, 40), S(rcpt_this_msg, 50)}, "", 0, NULL, RULES_PASS, "", 0},
+    {"newnet: floors off", {S(base_max_hour_rcpt, 100), S(rcpt_1h, 201), S(net_new, 1),
+     S(net_first_seen, NOW)}, "", 0, tw_newnet_floors_off, RULES_PASS, "NET-1", 1},
+    {"newnet: traveller keeps the baseline", {S(base_max_hour_rcpt, 100), S(rcpt_1h, 201),
+     S(net_new, 1), S(net_first_seen, NOW), S(new_nets_24h, 1)}, "traveller", 0, NULL,
+     RULES_PASS, "", 0},
+
     /* ID */
     {"id1 at", {S(sender_mismatch_1h, 1)}, "", 0, NULL, RULES_WATCH, "ID-1", 3},
     {"id1 below", {S(sender_mismatch_1h, 0)}, "", 0, NULL, RULES_PASS, "", 0},
@@ -257,23 +303,62 @@ static const struct rcase cases[] = {
     /* the ladder: agreement of families, BLOCK needs NET or ID */
     {"two families reach hold", {S(rcpt_1h, 61), S(new_rcpt_1h, 45), S(distinct_rcpt_1h, 50)},
      "", 0, NULL, RULES_HOLD, "NOV-1 VOL-1", 5},
-    {"one family over hold score", {S(new_nets_1h, 4), S(new_nets_24h, 4), S(net_new, 1),
+    {"one family over hold score", {S(new_nets_1h, 4), S(new_nets_24h, 5), S(net_new, 1),
      S(net_first_seen, NOW)}, "", 0, NULL, RULES_WATCH, "NET-1 NET-2 NET-3", 6},
     {"hold disabled gives watch", {S(rcpt_1h, 61), S(new_rcpt_1h, 45),
      S(distinct_rcpt_1h, 50)}, "", E_NOHOLD, NULL, RULES_WATCH, "NOV-1 VOL-1", 5},
-    {"one family, min_families 1", {S(new_nets_1h, 3), S(new_nets_24h, 3)}, "", 0,
+    {"one family, min_families 1", {S(new_nets_1h, 4), S(new_nets_24h, 5)}, "", 0,
      tw_min_families_1, RULES_HOLD, "NET-2 NET-3", 5},
     {"block score without NET or ID holds", {S(rcpt_1h, 300), S(new_rcpt_1h, 300),
      S(distinct_rcpt_1h, 300), S(new_rcpt_24h, 300), S(distinct_rcpt_24h, 300),
      S(rcpt_this_msg, 50)}, "", 0, NULL, RULES_HOLD, "NOV-1 NOV-2 NOV-4 VOL-2 SHP-2", 9},
-    {"block with NET", {S(new_nets_1h, 3), S(new_nets_24h, 3), S(new_rcpt_1h, 40),
+    {"block with NET", {S(new_nets_1h, 4), S(new_nets_24h, 5), S(new_rcpt_1h, 40),
      S(distinct_rcpt_1h, 40)}, "", 0, NULL, RULES_BLOCK, "NET-2 NET-3 NOV-1", 8},
-    {"block with ID", {S(sender_mismatch_1h, 5), S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 40),
+    {"block with ID", {S(net_first_seen, 0), S(sender_mismatch_1h, 31), S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 40),
      S(rcpt_1h, 61)}, "", 0, NULL, RULES_BLOCK, "ID-1 NOV-1 VOL-1", 8},
+    {"ID at 50% of the hour blocks", {S(net_first_seen, 0), S(sender_mismatch_1h, 30), S(new_rcpt_1h, 40),
+     S(distinct_rcpt_1h, 40), S(rcpt_1h, 60), S(rcpt_this_msg, 60)}, "", 0, NULL, RULES_BLOCK,
+     "ID-1 NOV-1 SHP-2", 8},
+    {"a few alias recipients in a newsletter hour hold", {S(net_first_seen, 0), S(sender_mismatch_1h, 5),
+     S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 40), S(rcpt_1h, 61)}, "", 0, NULL, RULES_HOLD,
+     "ID-1 NOV-1 VOL-1", 8},
+    {"ID from a long-known network holds", {S(sender_mismatch_1h, 61), S(new_rcpt_1h, 40),
+     S(distinct_rcpt_1h, 40), S(rcpt_1h, 61), S(net_first_seen, NOW - 30 * DAY)}, "", 0, NULL,
+     RULES_HOLD, "ID-1 NOV-1 VOL-1", 8},
+    {"ID from a network of today blocks", {S(sender_mismatch_1h, 61), S(new_rcpt_1h, 40),
+     S(distinct_rcpt_1h, 40), S(rcpt_1h, 61), S(net_first_seen, NOW - 2 * HOUR)}, "", 0, NULL,
+     RULES_BLOCK, "NET-1 ID-1 NOV-1 VOL-1", 9},
+    {"ID share 0: any mismatch blocks", {S(net_first_seen, 0), S(sender_mismatch_1h, 1), S(new_rcpt_1h, 40),
+     S(distinct_rcpt_1h, 40), S(rcpt_1h, 61)}, "", 0, tw_id1_block_pct_0, RULES_BLOCK,
+     "ID-1 NOV-1 VOL-1", 8},
     {"score 7 with NET holds", {S(net_new, 1), S(net_first_seen, NOW), S(new_rcpt_1h, 40),
      S(distinct_rcpt_1h, 40), S(rcpt_1h, 201)}, "", 0, NULL, RULES_HOLD, "NET-1 NOV-1 VOL-2",
      7},
-    {"block ignores hold_enabled", {S(new_nets_1h, 3), S(new_nets_24h, 3), S(new_rcpt_1h, 40),
+    {"net-2 alone is no third party: holds", {S(new_nets_24h, 5), S(new_rcpt_1h, 40),
+     S(distinct_rcpt_1h, 40), S(rcpt_1h, 61), S(rcpt_this_msg, 50)}, "", 0, NULL, RULES_HOLD,
+     "NET-2 NOV-1 VOL-1 SHP-2", 9},
+    {"new net to a stranger blocks", {S(new_nets_24h, 5), S(net_new, 1), S(rcpt_new, 1),
+     S(rcpt_dom_new, 1), S(net_first_seen, NOW), S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 40),
+     S(rcpt_1h, 61)}, "", 0, NULL, RULES_BLOCK, "NET-1 NET-2 NOV-1 VOL-1", 8},
+    {"new net to a stranger at a known domain holds", {S(new_nets_24h, 5), S(net_new, 1),
+     S(rcpt_new, 1), S(net_first_seen, NOW), S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 40),
+     S(rcpt_1h, 61)}, "", 0, NULL, RULES_HOLD, "NET-1 NET-2 NOV-1 VOL-1", 8},
+    {"rotation to correspondents holds", {S(new_nets_1h, 4), S(new_nets_24h, 5),
+     S(rcpt_1h, 61), S(rcpt_this_msg, 50), S(new_rcpt_1h, 4), S(distinct_rcpt_1h, 8)}, "", 0,
+     NULL, RULES_HOLD, "NET-2 NET-3 VOL-1 SHP-2", 9},
+    {"rotation to strangers blocks", {S(new_nets_1h, 4), S(new_nets_24h, 5), S(rcpt_1h, 61),
+     S(rcpt_this_msg, 50), S(new_rcpt_1h, 7), S(distinct_rcpt_1h, 10)}, "", 0, NULL,
+     RULES_BLOCK, "NET-2 NET-3 VOL-1 SHP-2", 9},
+    {"rotation, strangers below 70%", {S(new_nets_1h, 4), S(new_nets_24h, 5), S(rcpt_1h, 61),
+     S(rcpt_this_msg, 50), S(new_rcpt_1h, 7), S(distinct_rcpt_1h, 11)}, "", 0, NULL,
+     RULES_HOLD, "NET-2 NET-3 VOL-1 SHP-2", 9},
+    {"rotation, strangers below 5", {S(new_nets_1h, 4), S(new_nets_24h, 5), S(rcpt_1h, 61),
+     S(rcpt_this_msg, 50), S(new_rcpt_1h, 4), S(distinct_rcpt_1h, 4)}, "", 0, NULL,
+     RULES_HOLD, "NET-2 NET-3 VOL-1 SHP-2", 9},
+    {"new net to a correspondent holds", {S(new_nets_24h, 5), S(net_new, 1),
+     S(net_first_seen, NOW), S(new_rcpt_1h, 40), S(distinct_rcpt_1h, 40), S(rcpt_1h, 61)}, "",
+     0, NULL, RULES_HOLD, "NET-1 NET-2 NOV-1 VOL-1", 8},
+    {"block ignores hold_enabled", {S(new_nets_1h, 4), S(new_nets_24h, 5), S(new_rcpt_1h, 40),
      S(distinct_rcpt_1h, 40)}, "", E_NOHOLD, NULL, RULES_BLOCK, "NET-2 NET-3 NOV-1", 8},
 
     /* learning: NOV off, VOL and SHP on population defaults, NET and tripwires on */
@@ -286,8 +371,14 @@ static const struct rcase cases[] = {
     {"learned: own baseline 0", {S(rcpt_1h, 100), S(base_max_hour_rcpt, 0)}, "", 0,
      tw_learning_default_30, RULES_PASS, "VOL-1", 2},
     {"learning: shp on", {S(rcpt_this_msg, 25)}, "", E_FRESH, NULL, RULES_PASS, "SHP-1", 1},
-    {"learning ends at 50 messages", {S(base_msgs, 50), S(new_rcpt_1h, 45),
-     S(distinct_rcpt_1h, 45)}, "", E_FRESH, NULL, RULES_WATCH, "NOV-1", 3},
+    {"learning ends at 50 messages", {S(base_msgs, 50), S(first_seen, NOW - 14 * DAY),
+     S(net_first_seen, NOW - 14 * DAY), S(new_rcpt_1h, 45), S(distinct_rcpt_1h, 45)}, "",
+     E_FRESH, NULL, RULES_WATCH, "NOV-1", 3},
+    {"learned by messages, nov waits 14 days", {S(base_msgs, 50),
+     S(first_seen, NOW - 14 * DAY + 1), S(net_first_seen, NOW - 14 * DAY + 1),
+     S(new_rcpt_1h, 45), S(distinct_rcpt_1h, 45)}, "", E_FRESH, NULL, RULES_PASS, "", 0},
+    {"nov min days 0", {S(base_msgs, 50), S(new_rcpt_1h, 45), S(distinct_rcpt_1h, 45)}, "",
+     E_FRESH, tw_nov_min_days_0, RULES_WATCH, "NOV-1", 3},
     {"learning at 49 messages", {S(base_msgs, 49), S(new_rcpt_1h, 45),
      S(distinct_rcpt_1h, 45)}, "", E_FRESH, NULL, RULES_PASS, "", 0},
     {"learning ends at 28 days", {S(first_seen, NOW - 28 * DAY), S(net_first_seen, NOW - 28 * DAY), S(new_rcpt_1h, 45),
@@ -299,12 +390,15 @@ static const struct rcase cases[] = {
     {"probation: vol1 floor 30", {S(rcpt_1h, 31), S(base_max_hour_rcpt, 5)}, "", E_PROBATION, NULL, RULES_WATCH,
      "VOL-1", 2},
     {"probation: vol1 at 30", {S(rcpt_1h, 30), S(base_max_hour_rcpt, 5)}, "", E_PROBATION, NULL, RULES_PASS, "", 0},
-    {"probation: new net + vol1 blocks", {S(rcpt_1h, 31), S(net_new, 1), S(net_first_seen, NOW), S(base_max_hour_rcpt, 5)},
+    {"probation: new net + vol1 blocks", {S(rcpt_1h, 31), S(net_new, 1), S(net_first_seen, NOW),
+     S(base_max_hour_rcpt, 5), S(rcpt_new, 1), S(rcpt_dom_new, 1), S(new_rcpt_1h, 3)},
      "", E_PROBATION, NULL, RULES_BLOCK, "NET-1 VOL-1", 4},
     {"probation: net1 points 0", {S(rcpt_1h, 31), S(net_new, 1), S(net_first_seen, NOW), S(base_max_hour_rcpt, 5)}, "",
      E_PROBATION, tw_cheap_net1_probation, RULES_WATCH, "NET-1 VOL-1", 2},
-    {"probation: nov1 at 20", {S(new_rcpt_1h, 20), S(distinct_rcpt_1h, 20)}, "", E_PROBATION,
+    {"probation: nov1 at 13", {S(new_rcpt_1h, 13), S(distinct_rcpt_1h, 13)}, "", E_PROBATION,
      NULL, RULES_WATCH, "NOV-1", 3},
+    {"probation: nov1 below 13", {S(new_rcpt_1h, 12), S(distinct_rcpt_1h, 12)}, "",
+     E_PROBATION, NULL, RULES_PASS, "", 0},
     {"probation: hold at 3", {S(new_rcpt_1h, 20), S(distinct_rcpt_1h, 20),
      S(rcpt_this_msg, 13)}, "", E_PROBATION, NULL, RULES_HOLD, "NOV-1 SHP-1", 4},
     {"probation: trip-net at 5", {S(new_nets_1h, 5), S(new_nets_24h, 5), S(rcpt_1h, 10),
@@ -320,9 +414,9 @@ static const struct rcase cases[] = {
      S(rcpt_this_msg, 249)}, "bulk", 0, NULL, RULES_PASS, "", 0},
     {"bulk: net unchanged", {S(new_nets_1h, 10), S(new_nets_24h, 10), S(rcpt_1h, 20)}, "bulk",
      0, NULL, RULES_BLOCK, "TRIP-NET NET-2 NET-3", 5},
-    {"outreach: nov1 x3 below", {S(new_rcpt_1h, 119), S(distinct_rcpt_1h, 119)}, "outreach", 0,
+    {"outreach: nov1 x3 below", {S(new_rcpt_1h, 74), S(distinct_rcpt_1h, 74)}, "outreach", 0,
      NULL, RULES_PASS, "", 0},
-    {"outreach: nov1 x3 at", {S(new_rcpt_1h, 120), S(distinct_rcpt_1h, 120)}, "outreach", 0,
+    {"outreach: nov1 x3 at", {S(new_rcpt_1h, 75), S(distinct_rcpt_1h, 75)}, "outreach", 0,
      NULL, RULES_WATCH, "NOV-1", 3},
     {"system: new net holds", {S(net_new, 1), S(net_first_seen, NOW), S(new_nets_24h, 1)},
      "system", 0, NULL, RULES_HOLD, "NET-1 SYS-NET", 1},
@@ -337,7 +431,7 @@ static const struct rcase cases[] = {
      S(new_nets_1h, 1), S(new_nets_24h, 1)}, "traveller", 0, NULL, RULES_PASS, "", 0},
     {"traveller: 3 new nets count as 2", {S(new_nets_1h, 3), S(new_nets_24h, 3)},
      "traveller", 0, NULL, RULES_PASS, "", 0},
-    {"traveller: rotation counts", {S(new_nets_1h, 4), S(new_nets_24h, 4)}, "traveller", 0,
+    {"traveller: rotation counts", {S(new_nets_1h, 5), S(new_nets_24h, 6)}, "traveller", 0,
      NULL, RULES_WATCH, "NET-2 NET-3", 5},
     {"traveller: trip at 11", {S(new_nets_1h, 11), S(new_nets_24h, 11), S(rcpt_1h, 20)},
      "traveller", 0, NULL, RULES_BLOCK, "TRIP-NET NET-2 NET-3", 5},
@@ -461,15 +555,15 @@ static void test_texts(void)
     eval_default(&s, &v);
     ASSERT_EQ(v.action, RULES_HOLD);
     ASSERT_STR_EQ(v.fired[0].text, "138 of 143 recipients (96%) in 60 min never mailed before "
-                                   "(threshold 40 and 80%)");
+                                   "(threshold 25 and 80%)");
     ASSERT_EQ(v.fired[0].observed[0], 138);
     ASSERT_EQ(v.fired[0].observed[1], 143);
-    ASSERT_EQ(v.fired[0].threshold[0], 40);
+    ASSERT_EQ(v.fired[0].threshold[0], 25);
     ASSERT_EQ(v.fired[0].threshold[1], 80);
     ASSERT_STR_EQ(v.fired[1].text, "143 recipients in 60 min; busiest hour of the last 28 "
                                    "days: 10 (threshold 60)");
     ASSERT_EQ(rules_format_evidence(&v, buf, sizeof(buf)), 0);
-    ASSERT_STR_EQ(buf, "NOV-1(+3) 138/143 new rcpt 60m>=40&80%; VOL-1(+2) 143 rcpt 60m>60");
+    ASSERT_STR_EQ(buf, "NOV-1(+3) 138/143 new rcpt 60m>=25&80%; VOL-1(+2) 143 rcpt 60m>60");
     ASSERT_EQ(rules_format_families(v.families, buf, sizeof(buf)), 0);
     ASSERT_STR_EQ(buf, "VOL+NOV");
     ASSERT_TRUE(rules_fired_has(&v, "NOV-1"));
@@ -527,13 +621,15 @@ static void test_texts_states(void)
     established(&s);
     s.new_nets_1h = s.new_nets_24h = 12;
     s.rcpt_1h = s.rcpt_24h = 37;
+    s.new_rcpt_24h = 24; /* 70 % of the day's 34 (TRIP-NET24), under NOV-2's 25 */
+    s.distinct_rcpt_24h = 34;
     s.net_new = 1;
     s.net_first_seen = NOW;
     s.probation_until = NOW + 1;
     eval_default(&s, &v);
     ASSERT_EQ(rules_format_evidence(&v, buf, sizeof(buf)), 0);
     ASSERT_STR_EQ(buf, "TRIP-NET(block) 12 new nets 60m>=5, 37 rcpt; TRIP-NET24(block) 12 new "
-                       "nets 24h>=8, 37 rcpt; NET-1(+2) new net; NET-2(+2) 12 new nets 24h>=2; "
+                       "nets 24h>=8, 37 rcpt; NET-1(+2) new net; NET-2(+2) 12 new nets 24h>=3; "
                        "NET-3(+2/3) 12 new nets 60m>=2 [probation]");
     TEST_PASS("tripwire evidence, family cap shown");
 
@@ -706,6 +802,8 @@ static void sim_signals(const struct sim *m, int k, struct rl_signals *s)
         s->rcpt_this_msg += x->msg == e->msg;
     }
     s->net_new = e->first;
+    s->rcpt_new = e->rnew;
+    s->rcpt_dom_new = e->dnew;
     s->net_first_seen = m->first_seen_signal ? e->net_t : 0;
 }
 
@@ -783,13 +881,19 @@ static void test_scenario_burst(void)
                     printf("  burst: new net every %2d rcpt, %2d rcpt/msg, net_first_seen %s: "
                            "HOLD at %3d, BLOCK at %3d\n",
                            every[i], sizes[j], fs ? "yes" : "no ", at_hold, at_block);
-                /* "a new network every few recipients": blocked by 40; slower rotation is
-                 * still blocked once NOV-1 and a third network agree */
-                ASSERT_TRUE(at_block > 0 && at_block <= (every[i] <= 13 ? 40 : 90));
+                /* Held from recipient 41 at the latest (the messages stay in the hold
+                 * queue: nothing more leaks), at any rotation rate. Blocked by 41 when a
+                 * new network comes every 13 recipients or faster (every 26 s), by 125
+                 * when slower: NET-2 needs 5 never-seen networks in 24 h and NET-3 4 in
+                 * 60 min, the defaults the simulator chose (docs/SIMULATOR.md: with 3
+                 * and 3, phones behind carrier-grade NAT were held more often, for a
+                 * block one network earlier here). */
+                ASSERT_TRUE(at_hold > 0 && at_hold <= 41);
+                ASSERT_TRUE(at_block > 0 && at_block <= (every[i] <= 13 ? 41 : 125));
             }
         }
     }
-    TEST_PASS("scenario 1: rotating-proxy burst blocked by recipient 40");
+    TEST_PASS("scenario 1: rotating-proxy burst held by recipient 41, blocked by 41 (fast rotation) or 125");
 }
 
 /* Scenario 2: a mailbox whose busiest hour is 30 doubles it: 60 recipients in an hour,
