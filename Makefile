@@ -11,6 +11,8 @@
 #   make fuzz            libFuzzer targets with clang (build/fuzz/)
 #   make fuzz-long       run every fuzz target for FUZZ_SECONDS each
 #   make bench           the benchmark (never part of make test)
+#   make sim             the traffic simulator, quick configuration: detection quality on
+#                        synthetic mail (docs/SIMULATOR.md; never part of make test)
 
 CC      ?= cc
 PKGS    := libuv hiredis jansson libmicrohttpd
@@ -58,7 +60,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test check integ e2e run fuzz fuzz-long bench clean deps install-deps
+.PHONY: all test check integ e2e run fuzz fuzz-long bench sim clean deps install-deps
 # policyctl (the status-socket client) is built once its source exists.
 CTL_BIN    := $(if $(wildcard policyd/policyctl.c),$(BUILD)/policyctl)
 all: $(BUILD)/policyd $(CTL_BIN) $(TOOL_BIN)
@@ -128,6 +130,9 @@ fuzz-long: fuzz
 
 bench: all
 	@sh scripts/bench.sh
+
+sim: all
+	@sh scripts/simulate.sh
 
 clean:
 	rm -rf build
