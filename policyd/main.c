@@ -268,13 +268,16 @@ static int main_run(struct main_ctx *m, struct pd_config *cfg)
     if (log_open(cfg->syslog_name, cfg->syslog_facility, m->opts.foreground, m->opts.verbose))
         log_fatal("syslog_facility %s: unknown facility", cfg->syslog_facility);
     server_init(&m->srv, loop, cfg);
-    if (server_listen(&m->srv, err, sizeof(err)) < 0)
-        log_fatal("%s", err);
+    /* The helpdesk's sockets first: once the policy port accepts (the kernel queues
+     * connections from listen(2) on), the status socket is in place with its mode and
+     * owner, so whoever waits for the policy port finds everything ready. */
     m->status = status_new(&m->srv);
     if (status_listen(m->status, err, sizeof(err)) < 0)
         log_fatal("%s", err);
     m->metrics = httpmetrics_new(loop, m->status);
     if (httpmetrics_listen(m->metrics, cfg->metrics_listen, err, sizeof(err)) < 0)
+        log_fatal("%s", err);
+    if (server_listen(&m->srv, err, sizeof(err)) < 0)
         log_fatal("%s", err);
     main_drop_privileges(&m->srv, cfg);
     if (!m->opts.foreground)
