@@ -442,6 +442,8 @@ int conn_accept(struct pd_server *srv, uv_stream_t *listener, bool is_unix)
         srv->conns->prev = conn;
     srv->conns = conn;
     srv->nconns++;
+    if (srv->nconns > srv->nconns_peak)
+        srv->nconns_peak = srv->nconns;
     if ((rc = uv_accept(listener, &conn->h.stream)) < 0) {
         conn_close(conn, "accept failed");
         return rc;

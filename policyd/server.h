@@ -48,6 +48,7 @@ struct pd_server {
     size_t nlisteners;
     struct pd_conn *conns; /* doubly linked list of live connections */
     size_t nconns;
+    size_t nconns_peak;    /* most connections at once since the last heap trim */
     uint32_t next_conn_id;
     uv_timer_t sweep;      /* once a second: idle timeouts, memory of idle conns */
     uv_timer_t stop_timer; /* hard deadline of an orderly stop */
