@@ -13,6 +13,8 @@
 #   make bench           the benchmark (never part of make test)
 #   make sim             the traffic simulator, quick configuration: detection quality on
 #                        synthetic mail (docs/SIMULATOR.md; never part of make test)
+#   make valgrind        valgrind memcheck of every integration suite's policyd processes
+#                        (long; never part of make test)
 
 CC      ?= cc
 PKGS    := libuv hiredis jansson libmicrohttpd
@@ -60,7 +62,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test check integ e2e run fuzz fuzz-long bench sim clean deps install-deps
+.PHONY: all test check integ e2e run fuzz fuzz-long bench sim valgrind clean deps install-deps
 # policyctl (the status-socket client) is built once its source exists.
 CTL_BIN    := $(if $(wildcard policyd/policyctl.c),$(BUILD)/policyctl)
 all: $(BUILD)/policyd $(CTL_BIN) $(TOOL_BIN)
@@ -133,6 +135,9 @@ bench: all
 
 sim: all
 	@sh scripts/simulate.sh
+
+valgrind: all
+	@sh tests/run-valgrind.sh
 
 clean:
 	rm -rf build

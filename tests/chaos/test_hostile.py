@@ -325,7 +325,9 @@ def redis_keys(w):
             c.close()
     keys = w.rcli("--scan").split("\n")
     bad = [k for k in keys if not re.fullmatch(
-        r"pd:1:(\{(([a-z0-9@._+-]|%[0-9A-F]{2})+|h~[0-9a-f]{32})\}:[A-Za-z0-9:_.-]+|"
+        # after the tag, our own suffixes: "st", "kr", ..., and the alert queue's
+        # "pending:<host>/<first listener>"
+        r"pd:1:(\{(([a-z0-9@._+-]|%[0-9A-F]{2})+|h~[0-9a-f]{32})\}:[A-Za-z0-9:_./-]+|"
         r"[a-z0-9_]+(:[\w{}:./-]+)?)",
         k)]
     S.check(len(keys) > 10 and not bad, "%d Redis keys: every one under the prefix with one "
@@ -461,8 +463,8 @@ def privileges(w):
 def secrets(w):
     outs = {"log": w.pd.read_log()}
     for flag in ("-n", "-t"):
-        r = subprocess.run([pdtest.POLICYD, flag, "-c", w.pd.conf], capture_output=True,
-                           text=True, timeout=20)
+        r = subprocess.run(pdtest.WRAP + [pdtest.POLICYD, flag, "-c", w.pd.conf],
+                           capture_output=True, text=True, timeout=20)
         outs["policyd " + flag] = r.stdout + r.stderr
     for args in (["status"], ["metrics"], ["list", "--all"], ["audit"], ["show",
                  "victim@example.com"], ["--json", "status"], ["-t", w.other_tok, "status"],

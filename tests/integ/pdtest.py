@@ -200,6 +200,12 @@ class RespReader:
         raise RedisError("bad reply: %r" % line)
 
 
+# PD_WRAP: a command prefix for every policyd a suite runs, e.g. "valgrind
+# --error-exitcode=99" (tests/run-valgrind.sh); suites that run policyd themselves
+# (-t, -n, --import-blocks) put WRAP in front of POLICYD as Policyd.start does.
+WRAP = os.environ.get("PD_WRAP", "").split()
+
+
 class Policyd:
     """A real policyd in the foreground with its own config file and log file."""
 
@@ -227,9 +233,7 @@ class Policyd:
     def start(self, wait=True):
         self.logf = open(self.log, "ab")
         cmd = [POLICYD, "-f", "-c", self.conf] + self.extra_args
-        wrap = os.environ.get("PD_WRAP")  # e.g. "valgrind --error-exitcode=99"
-        if wrap:
-            cmd = wrap.split() + cmd
+        cmd = WRAP + cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         _procs.append(self.proc)

@@ -620,7 +620,8 @@ def restarts(r, nodes, refs):
 
 
 def import_run(conf_path, listfile, *extra):
-    p = subprocess.run([POLICYD, "-c", conf_path, "--import-blocks", listfile] + list(extra),
+    p = subprocess.run(pdtest.WRAP + [POLICYD, "-c", conf_path, "--import-blocks", listfile] +
+                       list(extra),
                        capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
 
