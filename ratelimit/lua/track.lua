@@ -278,7 +278,7 @@ local function state_load(key, now)
 end
 
 -- state_save - write back the rings, the slots they finished or dropped, the messages;
--- refresh the TTL.
+-- refresh the TTL when a ring moved.
 local function state_save(st, now, ttl)
     local d = st.d
     if d[D_FIRST_SEEN] == 0 then d[D_FIRST_SEEN] = now end
@@ -295,7 +295,9 @@ local function state_save(st, now, ttl)
     end
     if #st.del > 0 then redis.call('HDEL', st.key, unpack(st.del)) end
     redis.call('HSET', st.key, unpack(set))
-    redis.call('PEXPIRE', st.key, ttl)
+    -- the TTL (state_days) is refreshed when a ring moves, at most once per 5-minute
+    -- bucket; writes in between keep it (a key without f, h and d always moves)
+    if st.moved then redis.call('PEXPIRE', st.key, ttl) end
 end
 
 -- count - n more of counter i in both rings (the current bucket and the window total).
