@@ -398,11 +398,12 @@ static void rules_net(struct rules_ctx *c)
     if (c->net_history && c->net_recent && prof != RULES_PROF_TRAVELLER) {
         int pts = c->v->probation ? (int)p->probation_net1_points : rules_defs[R_NET1].points;
 
-        c->net_here = s->rcpt_new != 0 && s->rcpt_dom_new != 0;
         f = c->net_all_new
                 ? rules_fire_pts(c, R_NET1, pts, s->new_nets_24h, s->distinct_nets_24h,
                                  p->net1_recent_hours, 0)
                 : rules_fire_pts(c, R_NET1, pts, age / RULES_MINUTE, 0, p->net1_recent_hours, 0);
+        /* a NET-1 worth nothing (probation_net1_points 0) is no evidence of a third party */
+        c->net_here = f != NULL && f->points > 0 && s->rcpt_new != 0 && s->rcpt_dom_new != 0;
         if (f != NULL && s->net_new) {
             rules_brief(f, "new net");
             rules_text(f, "this request comes from a network this mailbox never used before%s",
