@@ -12,7 +12,18 @@
  *      good request has a
  *      known command, NUL-terminated fields within their limits, a page within 1..100, a
  *      role, override values of the documented forms; parsing the same line twice gives
- *      the same result.
+ *      the same result. An input without a newline is a single line, checked once (the
+ *      per-line pass would only repeat the whole-input check). A line longer than
+ *      JSONREQ_MAX_LINE, made by repeating the input, is checked on every run, so the
+ *      limit is tested although the fuzzer's inputs are shorter.
+ *
+ *      Speed: every line costs two jansson parses (allocations under ASan), every byte a
+ *      few traced comparisons, so the cost of one run grows with the input. libFuzzer
+ *      takes its -max_len from the largest corpus file (too_long, 70 kB), and the
+ *      scratch corpus then fills with 20..68 kB inputs of thousands of lines: 160..1,100
+ *      runs/s. LLVMFuzzerInitialize() therefore adds -max_len=4096 (libFuzzer's own
+ *      default, far above every field limit) when fuzzing directories without a
+ *      -max_len option; give -max_len=N (e.g. in FUZZ_ARGS) to change it.
  * DIAGNOSTICS
  *      abort() on any violated invariant.
  * SEE ALSO
@@ -23,10 +34,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "policyd/jsonreq.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+#define FUZZ_MAX_LEN "-max_len=4096"
 
 static void require(bool ok)
 {
@@ -104,11 +119,62 @@ static void check_one(const char *line, size_t len)
     check_ovr(&a);
 }
 
+/* check_too_long - a line over the limit, of the input repeated, is refused as too long. */
+static void check_too_long(const uint8_t *data, size_t size)
+{
+    static char line[JSONREQ_MAX_LINE + 64];
+    size_t len = JSONREQ_MAX_LINE + 1 + size % 63, have;
+
+    if (size == 0) {
+        memset(line, '{', len);
+    } else {
+        have = size < len ? size : len;
+        memcpy(line, data, have);
+        for (; have < len; have *= 2)
+            memcpy(line + have, line, have < len - have ? have : len - have);
+    }
+    require(jsonreq_parse(line, len, &(struct jsonreq){0}, NULL, 0) == JSONREQ_ERR_TOO_LONG);
+    check_one(line, len);
+}
+
+/*
+ * LLVMFuzzerInitialize - libFuzzer only (the replay never calls it): -max_len=4096 unless
+ * the command line has a -max_len or names a file (running one input keeps it whole).
+ */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    static char *args[256];
+    struct stat st;
+    int i;
+
+    if (*argc < 1 || *argc >= (int)(sizeof(args) / sizeof(args[0])) - 1)
+        return 0;
+    for (i = 1; i < *argc; i++) {
+        const char *a = (*argv)[i];
+
+        if (strncmp(a, "-max_len=", 9) == 0)
+            return 0;
+        if (a[0] != '-' && (stat(a, &st) != 0 || !S_ISDIR(st.st_mode)))
+            return 0;
+    }
+    args[0] = (*argv)[0];
+    args[1] = (char *)FUZZ_MAX_LEN;
+    for (i = 1; i < *argc; i++)
+        args[i + 1] = (*argv)[i];
+    args[*argc + 1] = NULL;
+    *argc += 1;
+    *argv = args;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data, *end = p + size, *nl;
 
     check_one(p, size);
+    check_too_long(data, size);
+    if (memchr(p, '\n', size) == NULL)
+        return 0; /* one line: the whole input, just checked */
     while (p < end) {
         nl = memchr(p, '\n', (size_t)(end - p));
         if (nl == NULL)
