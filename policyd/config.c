@@ -308,13 +308,42 @@ static const void *cfg_cfield(const struct pd_config *cfg, const struct cfg_entr
     return (const char *)cfg + e->off;
 }
 
+/* cfg_by_name - qsort order of the table's rows: by name. */
+static int cfg_by_name(const void *a, const void *b)
+{
+    return strcmp((*(const struct cfg_entry *const *)a)->name,
+                  (*(const struct cfg_entry *const *)b)->name);
+}
+
+/* cfg_lookup - the row named by name[0..len) (not NUL-terminated), or NULL: a binary
+ * search in an index of the rows sorted by name, built at the first call. */
 static const struct cfg_entry *cfg_lookup(const char *name, size_t len)
 {
-    size_t i;
+    static const struct cfg_entry *idx[CFG_NKEYS];
+    static bool built;
+    size_t lo = 0, hi = CFG_NKEYS, i;
+    int c;
 
-    for (i = 0; i < CFG_NKEYS; i++)
-        if (strlen(cfg_table[i].name) == len && memcmp(cfg_table[i].name, name, len) == 0)
-            return &cfg_table[i];
+    if (!built) {
+        for (i = 0; i < CFG_NKEYS; i++)
+            idx[i] = &cfg_table[i];
+        qsort(idx, CFG_NKEYS, sizeof(idx[0]), cfg_by_name);
+        built = true;
+    }
+    while (lo < hi) {
+        i = lo + (hi - lo) / 2;
+        c = strncmp(idx[i]->name, name, len);
+        if (c == 0 && idx[i]->name[strnlen(idx[i]->name, len)] != '\0')
+            c = 1; /* the row's name is longer than name */
+        if (c == 0 && memchr(name, '\0', len) != NULL)
+            return NULL; /* a NUL in name never matches */
+        if (c == 0)
+            return idx[i];
+        if (c < 0)
+            lo = i + 1;
+        else
+            hi = i;
+    }
     return NULL;
 }
 
@@ -887,22 +916,53 @@ static const char *cfg_default_text(const struct cfg_entry *e, char *buf, size_t
     return buf;
 }
 
-void cfg_defaults(struct pd_config *cfg)
+/* cfg_template - the defaults, parsed once (the table is constant); cfg_defaults copies
+ * them and cfg_print compares with them. Fields outside the table stay zero. */
+static const struct pd_config *cfg_template(void)
 {
+    static struct pd_config t;
+    static bool done;
     char why[CFG_WHY_MAX], num[32];
     union cfg_value v;
     size_t i;
 
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->refs = 1;
-    cfg->path = xstrdup("");
+    if (done)
+        return &t;
     for (i = 0; i < CFG_NKEYS; i++) {
         const struct cfg_entry *e = &cfg_table[i];
 
         why[0] = '\0';
         if (cfg_parse_value(e, cfg_default_text(e, num, sizeof(num)), &v, why, sizeof(why)) < 0)
             cfg_panic(e, why);
-        cfg_store(cfg, e, &v);
+        cfg_store(&t, e, &v);
+    }
+    done = true;
+    return &t;
+}
+
+void cfg_defaults(struct pd_config *cfg)
+{
+    const struct pd_config *t = cfg_template();
+    size_t i, j;
+
+    memcpy(cfg, t, sizeof(*cfg));
+    cfg->refs = 1;
+    cfg->path = xstrdup("");
+    for (i = 0; i < CFG_NKEYS; i++) {
+        const struct cfg_entry *e = &cfg_table[i];
+        void *f = cfg_field(cfg, e);
+        struct cfg_list *l = f;
+
+        if (e->type == CFG_LIST) {
+            const struct cfg_list *tl = cfg_cfield(t, e);
+
+            l->v = tl->n > 0 ? xcalloc(tl->n, sizeof(*l->v)) : NULL;
+            for (j = 0; j < tl->n; j++)
+                l->v[j] = xstrdup(tl->v[j]);
+        } else if ((e->type == CFG_STRING || e->type == CFG_ENUM || e->type == CFG_ACTION) &&
+                   *(char **)f != NULL) {
+            *(char **)f = xstrdup(*(char **)f);
+        }
     }
 }
 
@@ -1036,16 +1096,15 @@ static void cfg_print_value(const struct pd_config *cfg, const struct cfg_entry 
  * shown as the default's text. Secrets are not parameters and are never shown. */
 void cfg_print(const struct pd_config *cfg, FILE *out, bool non_default_only)
 {
-    struct pd_config def;
+    const struct pd_config *def = cfg_template();
     char num[32];
     size_t i;
 
-    cfg_defaults(&def);
     for (i = 0; i < CFG_NKEYS; i++) {
         const struct cfg_entry *e = &cfg_table[i];
         const char *text;
 
-        if (!cfg_equal(cfg, &def, e)) {
+        if (!cfg_equal(cfg, def, e)) {
             fprintf(out, "%s =", e->name);
             cfg_print_value(cfg, e, out);
             fputc('\n', out);
@@ -1054,7 +1113,6 @@ void cfg_print(const struct pd_config *cfg, FILE *out, bool non_default_only)
             fprintf(out, "%s =%s%s\n", e->name, *text ? " " : "", text);
         }
     }
-    cfg_free_fields(&def);
 }
 
 bool cfg_is_known_key(const char *name)

@@ -737,6 +737,29 @@ static void test_rules(void)
     cfg_free_fields(&c);
 }
 
+/* known_keys_all - every key of the full print is known, and found as itself. */
+static void known_keys_all(void)
+{
+    struct pd_config c;
+    char *buf = NULL, *line, *save = NULL, *sp;
+    size_t len = 0, n = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    cfg_defaults(&c);
+    cfg_print(&c, f, false);
+    fclose(f);
+    for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        sp = strchr(line, ' ');
+        ASSERT_TRUE(sp != NULL);
+        *sp = '\0';
+        ASSERT_TRUE(cfg_is_known_key(line));
+        n++;
+    }
+    ASSERT_TRUE(n > 100);
+    free(buf);
+    cfg_free_fields(&c);
+}
+
 static void test_known_keys(void)
 {
     ASSERT_TRUE(cfg_is_known_key("listen"));
@@ -747,6 +770,13 @@ static void test_known_keys(void)
     ASSERT_TRUE(!cfg_is_known_key("listen "));
     ASSERT_TRUE(!cfg_is_known_key(""));
     ASSERT_TRUE(!cfg_is_known_key(NULL));
+    /* the lookup is a binary search: prefixes, extensions and neighbours of real names */
+    ASSERT_TRUE(!cfg_is_known_key("liste"));
+    ASSERT_TRUE(!cfg_is_known_key("listenx"));
+    ASSERT_TRUE(!cfg_is_known_key("a"));
+    ASSERT_TRUE(!cfg_is_known_key("~"));
+    ASSERT_TRUE(!cfg_is_known_key("rule_"));
+    known_keys_all();
     ASSERT_STR_EQ(cfg_strerror(0), "success");
     ASSERT_STR_EQ(cfg_strerror(CFG_ERR_UNKNOWN), "unknown parameter");
     ASSERT_STR_EQ(cfg_strerror(-999), "unknown error");
