@@ -123,9 +123,9 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=build/fuzz/fuzz_%)
 FUZZ_CFLAGS := $(CSTD) -O1 -g -I. -Ibuild/gen -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=all -DPD_FUZZING
 fuzz: $(FUZZ_BIN)
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE_SRC)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE_SRC) tests/fuzz/maxlen.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS_PURE)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS_PURE)
 FUZZ_SECONDS ?= 600
 fuzz-long: fuzz
 	@sh tests/fuzz/run-long.sh $(FUZZ_SECONDS)

@@ -14,6 +14,10 @@
  *      valid UTF-8 without control bytes but LF, body lines within 998 bytes. The item
  *      also round-trips through its queue form, the raw input is given to the unpacker,
  *      and alertmsg_clean's output is checked the same way.
+ *
+ *      Fuzzing runs with -max_len=2048 unless the command line gives one (maxlen.h):
+ *      fields of up to 2 kB pass every limit one input reaches (a header line of 998
+ *      bytes, AM_WORD_MAX 300); ALERTMSG_PACK_MAX is covered by the unit test.
  * DIAGNOSTICS
  *      abort() when an invariant breaks; sanitisers report memory errors and leaks.
  * SEE ALSO
@@ -26,6 +30,7 @@
 #include <string.h>
 
 #include "policyd/alertmsg.h"
+#include "tests/fuzz/maxlen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -129,6 +134,11 @@ static void fuzz_round_trip(const struct alertmsg_item *it)
         abort();
     free(store);
     free(packed);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    return fuzz_default_max_len(argc, argv, "-max_len=2048");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

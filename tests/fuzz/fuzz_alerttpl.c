@@ -13,6 +13,11 @@
  *      Subject within ALERTTPL_SUBJECT_MAX + 3 bytes. The whole block mail built with it
  *      (and the value as the mailbox) must have exactly the header fields of the
  *      built-in mail, no CR and no line over 998 bytes.
+ *
+ *      Fuzzing runs with -max_len=2048 unless the command line gives one (maxlen.h):
+ *      a template and a value of up to 2 kB pass every line limit (ALERTTPL_LINE_MAX 900,
+ *      ALERTTPL_SUBJECT_MAX 400); with the 8 kB seeds libFuzzer grew inputs to 8 kB and
+ *      ran 3 times slower (2,000 against 6,700 runs/s).
  * DIAGNOSTICS
  *      abort() when an invariant breaks; sanitisers report memory errors and leaks.
  * SEE ALSO
@@ -25,6 +30,7 @@
 
 #include "policyd/alertmsg.h"
 #include "policyd/alerttpl.h"
+#include "tests/fuzz/maxlen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -86,15 +92,16 @@ static char *fuzz_fields(const char *msg)
     return out;
 }
 
-static void fuzz_mail(const struct alerttpl *t, const char *value)
+/* fuzz_build - the block mail with value everywhere, with template t (NULL: built in). */
+static char *fuzz_build(const struct alerttpl *t, const char *value)
 {
     static const char *const to[] = {"ops@partner.example"};
     const struct alertmsg_item it = {false, value, value, value, value, value, value, 1, 1};
     const struct alertmsg_net net = {value, 1, 1};
     const struct alertmsg_detail d = {1, 1, &net, 1};
     struct alertmsg_in in;
-    char *a, *b, *fa, *fb, *p;
-    size_t na, nb, col = 0;
+    char *m;
+    size_t n;
 
     memset(&in, 0, sizeof(in));
     in.kind = ALERTMSG_BLOCK;
@@ -105,14 +112,29 @@ static void fuzz_mail(const struct alerttpl *t, const char *value)
     in.items = &it;
     in.nitems = 1;
     in.detail = &d;
-    if (alertmsg_build(&in, &a, &na) != 0)
-        abort();
     in.tpl = t;
-    if (alertmsg_build(&in, &b, &nb) != 0)
+    if (alertmsg_build(&in, &m, &n) != 0 || strlen(m) != n)
         abort();
-    fa = fuzz_fields(a);
+    return m;
+}
+
+/* fuzz_mail - the mail built with t has the built-in mail's header fields (computed once:
+ * fuzz_alertmsg checks that no value changes them), no CR, no line over 998 bytes. */
+static void fuzz_mail(const struct alerttpl *t, const char *value)
+{
+    static char *builtin;
+    char *b, *fb, *p;
+    size_t col = 0;
+
+    if (builtin == NULL) {
+        char *a = fuzz_build(NULL, "alice@example.com");
+
+        builtin = fuzz_fields(a);
+        free(a);
+    }
+    b = fuzz_build(t, value);
     fb = fuzz_fields(b);
-    if (strcmp(fa, fb) != 0)
+    if (strcmp(builtin, fb) != 0)
         abort();
     for (p = b; *p; p++) {
         if (*p == '\r')
@@ -121,10 +143,13 @@ static void fuzz_mail(const struct alerttpl *t, const char *value)
         if (col > 998)
             abort();
     }
-    free(a);
     free(b);
-    free(fa);
     free(fb);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    return fuzz_default_max_len(argc, argv, "-max_len=2048");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -34,12 +34,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "policyd/jsonreq.h"
+#include "tests/fuzz/maxlen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #define FUZZ_MAX_LEN "-max_len=4096"
 
@@ -137,34 +136,10 @@ static void check_too_long(const uint8_t *data, size_t size)
     check_one(line, len);
 }
 
-/*
- * LLVMFuzzerInitialize - libFuzzer only (the replay never calls it): -max_len=4096 unless
- * the command line has a -max_len or names a file (running one input keeps it whole).
- */
+/* LLVMFuzzerInitialize - -max_len=4096 unless the command line says otherwise (maxlen.h). */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static char *args[256];
-    struct stat st;
-    int i;
-
-    if (*argc < 1 || *argc >= (int)(sizeof(args) / sizeof(args[0])) - 1)
-        return 0;
-    for (i = 1; i < *argc; i++) {
-        const char *a = (*argv)[i];
-
-        if (strncmp(a, "-max_len=", 9) == 0)
-            return 0;
-        if (a[0] != '-' && (stat(a, &st) != 0 || !S_ISDIR(st.st_mode)))
-            return 0;
-    }
-    args[0] = (*argv)[0];
-    args[1] = (char *)FUZZ_MAX_LEN;
-    for (i = 1; i < *argc; i++)
-        args[i + 1] = (*argv)[i];
-    args[*argc + 1] = NULL;
-    *argc += 1;
-    *argv = args;
-    return 0;
+    return fuzz_default_max_len(argc, argv, FUZZ_MAX_LEN);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
