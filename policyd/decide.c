@@ -466,7 +466,8 @@ static void decide_write_block(struct decide_req *r)
     track_eval(r->d->track, r->d->s_block, 14, argv, lens, decide_on_block, r);
 }
 
-/* decide_signals - the script's name/value pairs into struct rl_signals. */
+/* decide_signals - the script's values (positional) or name/value pairs (a blocked
+ * mailbox) into struct rl_signals. */
 static void decide_signals(struct rl_signals *sig, const struct track_reply *rep)
 {
     size_t i;
@@ -475,7 +476,9 @@ static void decide_signals(struct rl_signals *sig, const struct track_reply *rep
     for (i = 0; i < rep->npairs; i++) {
         const struct track_pair *p = &rep->pairs[i];
 
-        if (p->is_int)
+        if (rep->positional)
+            signals_set_at(sig, i, p->is_int, p->ival, p->sval, p->sval_len);
+        else if (p->is_int)
             signals_set_int(sig, p->name, p->name_len, p->ival);
         else
             signals_set_str(sig, p->name, p->name_len, p->sval, p->sval_len);

@@ -101,12 +101,23 @@ static bool signals_parse_ll(const char *v, size_t len, long long *out)
     return true;
 }
 
+/* signals_store_str - text into a string field, cut to SIGNALS_STR_MAX - 1 bytes. */
+static void signals_store_str(struct rl_signals *s, const struct signals_field *f, const char *v,
+                              size_t v_len)
+{
+    char *dst = (char *)s + f->off;
+
+    if (v_len > SIGNALS_STR_MAX - 1)
+        v_len = SIGNALS_STR_MAX - 1;
+    memcpy(dst, v, v_len);
+    dst[v_len] = '\0';
+}
+
 bool signals_set_str(struct rl_signals *s, const char *name, size_t name_len, const char *v,
                      size_t v_len)
 {
     const struct signals_field *f;
     long long n;
-    char *dst;
 
     f = signals_find(signals_strs, SIGNALS_COUNT(signals_strs), name, name_len);
     if (f == NULL) {
@@ -115,12 +126,35 @@ bool signals_set_str(struct rl_signals *s, const char *name, size_t name_len, co
             return false;
         return signals_set_int(s, name, name_len, n);
     }
-    if (v_len > SIGNALS_STR_MAX - 1)
-        v_len = SIGNALS_STR_MAX - 1;
-    dst = (char *)s + f->off;
-    memcpy(dst, v, v_len);
-    dst[v_len] = '\0';
+    signals_store_str(s, f, v, v_len);
     return true;
+}
+
+bool signals_set_at(struct rl_signals *s, size_t i, bool is_int, long long iv, const char *sv,
+                    size_t sv_len)
+{
+    const struct signals_field *f;
+
+    if (i < SIGNALS_COUNT(signals_ints)) {
+        f = &signals_ints[i];
+        if (!is_int && !signals_parse_ll(sv, sv_len, &iv))
+            return false;
+        memcpy((char *)s + f->off, &iv, sizeof(iv));
+        return true;
+    }
+    i -= SIGNALS_COUNT(signals_ints);
+    if (i >= SIGNALS_COUNT(signals_strs) || is_int)
+        return false;
+    signals_store_str(s, &signals_strs[i], sv, sv_len);
+    return true;
+}
+
+const char *signals_name(size_t i)
+{
+    if (i < SIGNALS_COUNT(signals_ints))
+        return signals_ints[i].name;
+    i -= SIGNALS_COUNT(signals_ints);
+    return i < SIGNALS_COUNT(signals_strs) ? signals_strs[i].name : NULL;
 }
 
 const char *signals_cap_name(int cap)

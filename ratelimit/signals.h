@@ -86,7 +86,22 @@ struct rl_signals {
 #undef SIGNALS_STR_FIELD
 };
 
+/* track.lua's reply: SIGNALS_MARK, then the value of every signal in the order of the
+ * lists above (SIGNALS_INTS, then SIGNALS_STRS): signal i of SIGNALS_N. A blocked
+ * mailbox's reply is name/value pairs instead. */
+#define SIGNALS_MARK "@"
+#define SIGNALS_N_INTS (0 SIGNALS_INTS(SIGNALS_ONE))
+#define SIGNALS_N_STRS (0 SIGNALS_STRS(SIGNALS_ONE))
+#define SIGNALS_ONE(n) +1
+#define SIGNALS_N (SIGNALS_N_INTS + SIGNALS_N_STRS)
+
 void signals_clear(struct rl_signals *s);
+/* signals_set_at - signal i of the positional reply, an integer (is_int) or text (a
+ * number in text for an integer signal); false when i or the value does not fit. */
+bool signals_set_at(struct rl_signals *s, size_t i, bool is_int, long long iv, const char *sv,
+                    size_t sv_len);
+/* signals_name - the name of signal i, or NULL. */
+const char *signals_name(size_t i);
 bool signals_set_int(struct rl_signals *s, const char *name, size_t name_len, long long v);
 bool signals_set_str(struct rl_signals *s, const char *name, size_t name_len, const char *v,
                      size_t v_len);

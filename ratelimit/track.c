@@ -58,6 +58,7 @@
 #include "policyd/util.h"
 #include "ratelimit/scripts.h"
 #include "ratelimit/sha1.h"
+#include "ratelimit/signals.h"
 #include "ratelimit/track.h"
 
 #define TRACK_STALL_MS 1000
@@ -508,18 +509,26 @@ static void track_req_free(struct track_req *r)
     free(r);
 }
 
-/* track_pairs - flatten an array reply {name, value, ...} or a scalar into a view. */
-static int track_pairs(const redisReply *rr, struct track_reply *out)
+/* track_value - one reply element as the value of a pair. */
+static void track_value(const redisReply *v, struct track_pair *p)
 {
-    size_t i;
+    p->is_int = v->type == REDIS_REPLY_INTEGER;
+    p->ival = v->integer;
+    p->sval = v->str != NULL ? v->str : "";
+    p->sval_len = v->str != NULL ? v->len : 0;
+}
+
+/* track_pairs - flatten an array reply {name, value, ...}, a script's positional one
+ * {SIGNALS_MARK, value, ...} (named after signals.h; never a plain command's reply, whose
+ * first element is data) or a scalar into a view. */
+static int track_pairs(const redisReply *rr, bool script, struct track_reply *out)
+{
+    size_t i, n = 0;
 
     out->npairs = 0;
+    out->positional = false;
     out->error = NULL;
     out->pairs = out->inline_pairs;
-    if (rr->type == REDIS_REPLY_ARRAY && rr->elements / 2 > TRACK_MAX_PAIRS)
-        out->pairs = xcalloc(rr->elements / 2 < TRACK_MAX_REPLY_PAIRS ? rr->elements / 2
-                                                                      : TRACK_MAX_REPLY_PAIRS,
-                             sizeof(*out->pairs));
     if (rr->type == REDIS_REPLY_ERROR) {
         out->error = rr->str;
         return TRACK_ERR_REPLY;
@@ -528,24 +537,26 @@ static int track_pairs(const redisReply *rr, struct track_reply *out)
         struct track_pair *p = &out->pairs[out->npairs++];
 
         memset(p, 0, sizeof(*p));
-        p->is_int = rr->type == REDIS_REPLY_INTEGER;
-        p->ival = rr->integer;
-        p->sval = rr->str != NULL ? rr->str : "";
-        p->sval_len = rr->str != NULL ? rr->len : 0;
+        track_value(rr, p);
         return TRACK_OK;
     }
-    for (i = 0; i + 1 < rr->elements && out->npairs < TRACK_MAX_REPLY_PAIRS; i += 2) {
-        const redisReply *n = rr->element[i], *v = rr->element[i + 1];
-        struct track_pair *p = &out->pairs[out->npairs];
+    out->positional = script && rr->elements > 0 && rr->element[0]->type == REDIS_REPLY_STRING &&
+                      rr->element[0]->len == sizeof(SIGNALS_MARK) - 1 &&
+                      memcmp(rr->element[0]->str, SIGNALS_MARK, rr->element[0]->len) == 0;
+    n = out->positional ? rr->elements - 1 : rr->elements / 2;
+    if (n > TRACK_MAX_REPLY_PAIRS)
+        n = TRACK_MAX_REPLY_PAIRS;
+    if (n > TRACK_MAX_PAIRS)
+        out->pairs = xcalloc(n, sizeof(*out->pairs));
+    for (i = 0; i < n; i++) {
+        struct track_pair *p = &out->pairs[i];
+        const redisReply *name = out->positional ? NULL : rr->element[2 * i];
 
-        if (n->type != REDIS_REPLY_STRING && n->type != REDIS_REPLY_STATUS)
+        if (name != NULL && name->type != REDIS_REPLY_STRING && name->type != REDIS_REPLY_STATUS)
             return TRACK_ERR_REPLY;
-        p->name = n->str;
-        p->name_len = n->len;
-        p->is_int = v->type == REDIS_REPLY_INTEGER;
-        p->ival = v->integer;
-        p->sval = v->str != NULL ? v->str : "";
-        p->sval_len = v->str != NULL ? v->len : 0;
+        p->name = name != NULL ? name->str : out->positional ? signals_name(i) : NULL;
+        p->name_len = name != NULL ? name->len : p->name != NULL ? strlen(p->name) : 0;
+        track_value(rr->element[out->positional ? i + 1 : 2 * i + 1], p);
         out->npairs++;
     }
     return TRACK_OK;
@@ -600,7 +611,7 @@ static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (rr == NULL) {
         track_answer(r, t->stopping ? TRACK_ERR_SHUTDOWN : TRACK_ERR_DOWN, NULL);
     } else {
-        status = track_pairs(rr, &view);
+        status = track_pairs(rr, r->script >= 0, &view);
         if (status == TRACK_ERR_REPLY && view.error != NULL)
             log_warn("redis: %s: %.200s", r->script >= 0 ? t->scripts[r->script].name : "command",
                      view.error);

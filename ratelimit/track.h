@@ -48,6 +48,7 @@ struct track_pair {
 
 struct track_reply {
     size_t npairs;
+    bool positional; /* {SIGNALS_MARK, value, ...}: pair i is signal i, named by signals.h */
     struct track_pair *pairs; /* npairs of them: inline_pairs, or the heap */
     struct track_pair inline_pairs[TRACK_MAX_PAIRS];
     const char *error; /* the Redis error text with TRACK_ERR_REPLY, else NULL */

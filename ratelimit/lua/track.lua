@@ -46,8 +46,10 @@ ARGV
     [22] state_days       TTL of st (its daily ring spans 35 days)
 
 RETURNS
-    A flat array of names and values: the signals of ratelimit/signals.h. A blocked
-    mailbox gets blocked, block_ref, block_reason, block_created and nothing else.
+    The signals of ratelimit/signals.h: "@" and then every value in the order of signals.h
+    (positional: half the elements of name/value pairs, and Redis converts each element
+    of a Lua reply at some 600 instructions). A blocked mailbox gets name/value pairs
+    instead: blocked, block_ref, block_reason, block_created and nothing else.
     Counts include the request just counted; times are unix seconds. limit_src is where
     the cap that was hit comes from when the request is capped (a mailbox that overrides
     only its day cap is capped by the default hour cap), else the highest source in force.
@@ -517,32 +519,58 @@ local function reply(a, st, lim, keys, out)
         if b >= from_1h then nets_1h = nets_1h + 1 end
         if b >= from_24h then nets_24h = nets_24h + 1 end
     end
+    -- positional: "@", then every signal of signals.h in its order (SIGNALS_INTS, then
+    -- SIGNALS_STRS), one per line, named by its comment (test_signals checks the order)
     return {
-        'blocked', 0, 'probation_until', st.probation_until,
-        'exempt', lim.exempt and 1 or 0, 'capped', out.capped or 0,
-        'cap_limit', out.cap_limit or 0, 'cap_value', out.cap_value or 0,
-        'limit_src', out.cap_src or lim.src,
-        'lim_rcpt_hour', lim.caps[1], 'lim_rcpt_day', lim.caps[2],
-        'lim_msg_hour', lim.caps[3], 'lim_msg_day', lim.caps[4],
-        'counted', out.counted or 0, 'msg_new', out.msg_new, 'rcpt_this_msg', out.rcpt_this_msg,
-        'rcpt_new', out.rcpt_new or 0, 'rcpt_dom_new', out.rcpt_dom_new or 0,
-        'net_new', out.net_new or 0,
-        'rcpt_1h', f[1 + RCPT], 'rcpt_24h', h[1 + RCPT],
-        'msgs_1h', f[1 + MSGS], 'msgs_24h', h[1 + MSGS],
-        'refused_1h', f[1 + REFUSED], 'refused_24h', h[1 + REFUSED],
-        'distinct_rcpt_1h', mem_since(kr, from_1h), 'distinct_rcpt_24h', mem_since(kr, from_24h),
-        'new_rcpt_1h', f[1 + NEW_RCPT], 'new_rcpt_24h', h[1 + NEW_RCPT],
-        'distinct_dom_1h', mem_since(kd, from_1h),
-        'new_dom_1h', f[1 + NEW_DOM], 'new_dom_24h', h[1 + NEW_DOM],
-        'distinct_nets_1h', nets_1h, 'distinct_nets_24h', nets_24h,
-        'new_nets_1h', f[1 + NEW_NET], 'new_nets_24h', h[1 + NEW_NET],
-        'known_nets', known_nets, 'known_rcpts', #kr / REC,
-        'net_first_seen', (out.net_first or 0) * 300,
-        'sender_mismatch_1h', f[1 + MISMATCH],
-        'base_max_hour_rcpt', d[5 + B_MAX_HOUR], 'base_max_day_rcpt', d[5 + B_MAX_DAY],
-        'base_max_msg_rcpt', d[5 + B_MAX_MSG], 'base_days', d[5 + B_DAYS],
-        'base_msgs', d[5 + B_MSGS], 'first_seen', d[D_FIRST_SEEN],
-        'profile', lim.profile,
+        '@',
+        0, -- blocked
+        0, -- block_created
+        st.probation_until, -- probation_until
+        lim.exempt and 1 or 0, -- exempt
+        out.capped or 0, -- capped
+        out.cap_limit or 0, -- cap_limit
+        out.cap_value or 0, -- cap_value
+        out.cap_src or lim.src, -- limit_src
+        lim.caps[1], -- lim_rcpt_hour
+        lim.caps[2], -- lim_rcpt_day
+        lim.caps[3], -- lim_msg_hour
+        lim.caps[4], -- lim_msg_day
+        out.counted or 0, -- counted
+        out.msg_new, -- msg_new
+        out.rcpt_this_msg, -- rcpt_this_msg
+        out.rcpt_new or 0, -- rcpt_new
+        out.rcpt_dom_new or 0, -- rcpt_dom_new
+        out.net_new or 0, -- net_new
+        (out.net_first or 0) * 300, -- net_first_seen
+        f[1 + RCPT], -- rcpt_1h
+        h[1 + RCPT], -- rcpt_24h
+        f[1 + MSGS], -- msgs_1h
+        h[1 + MSGS], -- msgs_24h
+        f[1 + REFUSED], -- refused_1h
+        h[1 + REFUSED], -- refused_24h
+        mem_since(kr, from_1h), -- distinct_rcpt_1h
+        mem_since(kr, from_24h), -- distinct_rcpt_24h
+        f[1 + NEW_RCPT], -- new_rcpt_1h
+        h[1 + NEW_RCPT], -- new_rcpt_24h
+        mem_since(kd, from_1h), -- distinct_dom_1h
+        f[1 + NEW_DOM], -- new_dom_1h
+        h[1 + NEW_DOM], -- new_dom_24h
+        nets_1h, -- distinct_nets_1h
+        nets_24h, -- distinct_nets_24h
+        f[1 + NEW_NET], -- new_nets_1h
+        h[1 + NEW_NET], -- new_nets_24h
+        known_nets, -- known_nets
+        #kr / REC, -- known_rcpts
+        f[1 + MISMATCH], -- sender_mismatch_1h
+        d[5 + B_MAX_HOUR], -- base_max_hour_rcpt
+        d[5 + B_MAX_DAY], -- base_max_day_rcpt
+        d[5 + B_MAX_MSG], -- base_max_msg_rcpt
+        d[5 + B_DAYS], -- base_days
+        d[5 + B_MSGS], -- base_msgs
+        d[D_FIRST_SEEN], -- first_seen
+        '', -- block_ref
+        '', -- block_reason
+        lim.profile, -- profile
     }
 end
 

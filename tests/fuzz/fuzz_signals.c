@@ -207,6 +207,29 @@ static void fz_pair(struct rl_signals *s, struct fz_in *in)
     }
 }
 
+/* fz_positional - signals_set_at(i) does exactly what the named setters do with the
+ * name of signal i, and nothing beyond SIGNALS_N. */
+static void fz_positional(const struct rl_signals *s, struct fz_in *in)
+{
+    struct rl_signals a = *s, b = *s;
+    size_t i = fz_byte(in), vlen;
+    const char *name = signals_name(i), *v;
+    bool is_int = fz_byte(in) & 1, ok_a, ok_b;
+    long long x = (int8_t)fz_byte(in);
+
+    v = fz_bytes(in, fz_byte(in), &vlen);
+    ok_a = signals_set_at(&a, i, is_int, x, v, vlen);
+    if (name == NULL) {
+        require(i >= SIGNALS_N && !ok_a && memcmp(&a, s, sizeof(a)) == 0);
+        return;
+    }
+    if (is_int)
+        ok_b = signals_set_int(&b, name, strlen(name), x);
+    else
+        ok_b = signals_set_str(&b, name, strlen(name), v, vlen);
+    require(ok_a == ok_b && memcmp(&a, &b, sizeof(a)) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_in in = {data, size};
@@ -217,6 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (in.n > 0 && pairs++ < 1000) {
         fz_pair(&s, &in);
         check_strings(&s);
+        fz_positional(&s, &in);
     }
     return 0;
 }

@@ -242,16 +242,31 @@ static void trackcli_print(const struct trackcli *c, redisReply *rep)
         trackcli_die("connection lost", c->rc->errstr);
     if (rep->type == REDIS_REPLY_ERROR)
         trackcli_die("error reply", rep->str);
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0)
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
         trackcli_die("unexpected reply", NULL);
     signals_clear(&s);
-    for (i = 0; i + 1 < rep->elements; i += 2) {
-        redisReply *k = rep->element[i], *v = rep->element[i + 1];
+    if (rep->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(rep->element[0]->str, SIGNALS_MARK) == 0) { /* positional: every signal */
+        if (rep->elements != 1 + SIGNALS_N)
+            trackcli_die("unexpected reply", "a positional reply of another length");
+        for (i = 1; i < rep->elements; i++) {
+            const redisReply *v = rep->element[i];
 
-        if (v->type == REDIS_REPLY_INTEGER)
-            signals_set_int(&s, k->str, k->len, v->integer);
-        else if (v->type == REDIS_REPLY_STRING)
-            signals_set_str(&s, k->str, k->len, v->str, v->len);
+            if (!signals_set_at(&s, i - 1, v->type == REDIS_REPLY_INTEGER, v->integer,
+                                v->str != NULL ? v->str : "", v->str != NULL ? v->len : 0))
+                trackcli_die("unexpected value of", signals_name(i - 1));
+        }
+    } else { /* name/value pairs: a blocked mailbox */
+        if (rep->elements % 2 != 0)
+            trackcli_die("unexpected reply", NULL);
+        for (i = 0; i + 1 < rep->elements; i += 2) {
+            redisReply *k = rep->element[i], *v = rep->element[i + 1];
+
+            if (v->type == REDIS_REPLY_INTEGER)
+                signals_set_int(&s, k->str, k->len, v->integer);
+            else if (v->type == REDIS_REPLY_STRING)
+                signals_set_str(&s, k->str, k->len, v->str, v->len);
+        }
     }
     if (c->quiet)
         return;

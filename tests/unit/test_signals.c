@@ -356,11 +356,35 @@ static void test_bad_int_text(void)
 /* Every quoted name in the table reply() returns, and in the blocked answer of main(),
  * must be a signal this binary understands (the values there are never quoted text,
  * except the empty '' fallbacks). */
+/* track_lua_positional - a line of reply()'s positional table: its value's "-- name"
+ * must be signal i. Returns whether the line held one. */
+static bool track_lua_positional(const char *line, size_t i)
+{
+    const char *c = strstr(line, " -- ");
+    size_t len;
+
+    if (c == NULL)
+        return false;
+    c += 4;
+    len = strcspn(c, " \r\n");
+    if (signals_name(i) == NULL || strlen(signals_name(i)) != len ||
+        memcmp(signals_name(i), c, len) != 0)
+        fprintf(stderr, "track.lua: value %zu is %.*s, signals.h has %s there\n", i, (int)len, c,
+                signals_name(i) != NULL ? signals_name(i) : "nothing");
+    ASSERT_TRUE(signals_name(i) != NULL && strlen(signals_name(i)) == len &&
+                memcmp(signals_name(i), c, len) == 0);
+    return true;
+}
+
+/* test_track_lua_names - reply()'s positional table lists every signal in the order of
+ * signals.h (one value per line, named by its comment), and the blocked reply's names
+ * are known signals. */
 static void test_track_lua_names(void)
 {
     FILE *f = fopen(TRACK_LUA, "r");
     char line[512];
     bool in_reply = false, in_table = false;
+    size_t values = 0;
     int names = 0, tables = 0;
     struct rl_signals s;
 
@@ -373,8 +397,16 @@ static void test_track_lua_names(void)
             in_reply = true;
         else if (strncmp(line, "end", 3) == 0)
             in_reply = false;
-        if ((in_reply && strstr(line, "return {") != NULL) ||
-            strstr(line, "return {'blocked'") != NULL) {
+        if (in_reply && strstr(line, "return {") != NULL) {
+            ASSERT_TRUE(fgets(line, sizeof(line), f) != NULL);
+            ASSERT_TRUE(strstr(line, "'" SIGNALS_MARK "',") != NULL);
+            while (fgets(line, sizeof(line), f) != NULL && strchr(line, '}') == NULL)
+                if (track_lua_positional(line, values))
+                    values++;
+            tables++;
+            continue;
+        }
+        if (strstr(line, "return {'blocked'") != NULL) {
             in_table = true;
             tables++;
         }
@@ -397,8 +429,49 @@ static void test_track_lua_names(void)
     }
     fclose(f);
     ASSERT_EQ(tables, 2);
-    ASSERT_TRUE(names >= 45);
-    TEST_PASS("every name track.lua returns is a known signal");
+    ASSERT_EQ(values, (size_t)SIGNALS_N);
+    ASSERT_EQ(names, 4);
+    TEST_PASS("track.lua returns every signal in the order of signals.h");
+}
+
+/* test_positional - signals_set_at: signal i of SIGNALS_N, integers also as text, the
+ * strings only as text, nothing beyond. */
+static void test_positional(void)
+{
+    struct rl_signals s;
+    size_t i;
+
+    signals_clear(&s);
+    ASSERT_EQ((size_t)SIGNALS_N, (size_t)SIGNALS_N_INTS + SIGNALS_N_STRS);
+    ASSERT_STR_EQ(signals_name(0), "blocked");
+    ASSERT_STR_EQ(signals_name(SIGNALS_N - 1), "profile");
+    ASSERT_TRUE(signals_name(SIGNALS_N) == NULL);
+    ASSERT_TRUE(signals_set_at(&s, 0, true, 1, "", 0));
+    ASSERT_EQ(s.blocked, 1);
+    for (i = 0; i < SIGNALS_N_INTS; i++) {
+        struct rl_signals t;
+
+        signals_clear(&t);
+        ASSERT_TRUE(signals_set_at(&t, i, true, (long long)i + 7, "", 0));
+        signals_clear(&s);
+        ASSERT_TRUE(
+            signals_set_int(&s, signals_name(i), strlen(signals_name(i)), (long long)i + 7));
+        ASSERT_TRUE(memcmp(&s, &t, sizeof(s)) == 0);
+        ASSERT_TRUE(signals_set_at(&t, i, false, 0, B("-12")));
+        ASSERT_TRUE(!signals_set_at(&t, i, false, 0, B("12x")));
+        ASSERT_TRUE(!signals_set_at(&t, i, false, 0, B("")));
+    }
+    signals_clear(&s);
+    ASSERT_TRUE(signals_set_at(&s, SIGNALS_N - 1, false, 0, B("bulk")));
+    ASSERT_STR_EQ(s.profile, "bulk");
+    ASSERT_TRUE(!signals_set_at(&s, SIGNALS_N - 1, true, 5, "", 0));
+    ASSERT_STR_EQ(s.profile, "bulk");
+    ASSERT_TRUE(signals_set_at(&s, SIGNALS_N_INTS, false, 0, B("PD-1")));
+    ASSERT_STR_EQ(s.block_ref, "PD-1");
+    ASSERT_TRUE(!signals_set_at(&s, SIGNALS_N, false, 0, B("x")));
+    ASSERT_TRUE(!signals_set_at(&s, SIGNALS_N, true, 1, "", 0));
+    ASSERT_TRUE(!signals_set_at(&s, (size_t)-1, true, 1, "", 0));
+    TEST_PASS("positional reply: signal i of signals.h, integers also as text");
 }
 
 /* ---- names of enums ---------------------------------------------------------------- */
@@ -436,6 +509,7 @@ int main(void)
     test_string_bytes();
     test_bad_int_text();
     test_track_lua_names();
+    test_positional();
     test_enum_names();
     TEST_SUMMARY();
     return 0;
