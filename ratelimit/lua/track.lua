@@ -13,7 +13,8 @@ KEYS (all of one mailbox, one hash tag: "<prefix>1:{<mailbox>}:<suffix>")
                          baseline, first_seen, the two most recent messages;
                          probation_until (written by the unblock script); nl, the last
                          day (epoch day number) with a HOLD or BLOCK verdict, written by
-                         decide: that day is left out of the baseline
+                         decide: that day is left out of the baseline; m, the
+                         memory signals as of the last write (see mem_signals)
     KEYS[2] kr   string  known recipients: 7-byte records (4 bytes of the recipient's
                          keyed hash, 3 of the 5-minute bucket it was last mailed in),
                          sorted by that bucket
