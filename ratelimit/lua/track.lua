@@ -246,17 +246,19 @@ end
 -- that counts nothing writes nothing).
 local function state_load(key, now)
     local raw = redis.call('HMGET', key, 'f', 'h', 'd', 'i0', 'i1', 'probation_until', 'nl', 'm')
-    local st = {key = key, i0 = raw[4] or nil, i1 = raw[5] or nil, set = {}, del = {},
-                probation_until = tonumber(raw[6]) or 0, m = raw[8] or nil}
     -- a field of another length is not ours (or an older layout): start it again
-    st.f = #(raw[1] or '') == 60 and {struct.unpack(RING_FMT, raw[1])}
-           or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-    st.h = #(raw[2] or '') == 60 and {struct.unpack(RING_FMT, raw[2])}
-           or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-    st.d = #(raw[3] or '') == 52 and {struct.unpack(DAY_FMT, raw[3])}
-           or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-    st.history = st.d[D_FIRST_SEEN] > 0
-    local f, h, d = st.f[1], st.h[1], st.d[1]
+    local rf = #(raw[1] or '') == 60 and {struct.unpack(RING_FMT, raw[1])}
+               or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+    local rh = #(raw[2] or '') == 60 and {struct.unpack(RING_FMT, raw[2])}
+               or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+    local rd = #(raw[3] or '') == 52 and {struct.unpack(DAY_FMT, raw[3])}
+               or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+    -- every field in the constructor: a table that grows is rebuilt at each power of two
+    local st = {key = key, i0 = raw[4] or nil, i1 = raw[5] or nil, set = {}, del = {},
+                probation_until = tonumber(raw[6]) or 0, m = raw[8] or nil, f = rf, h = rh,
+                d = rd, history = rd[D_FIRST_SEEN] > 0, moved = false, msgs_changed = false,
+                m_new = false}
+    local f, h, d = rf[1], rh[1], rd[1]
     if f ~= 0 and h ~= 0 and d ~= 0 and floor(now / 300) <= f and floor(now / 3600) <= h
        and floor(now / 86400) <= d then
         return st -- every ring is at its newest bucket already (most requests)
@@ -386,7 +388,10 @@ local function mem_see(key, h4, b, oldest, max, ttl)
         blob = string.sub(blob, gone * REC + 1)
         n = n - gone
     end
-    if n > 0 then b = math.max(b, mem_bucket(blob, n - 1)) end -- keep the order
+    if n > 0 then -- keep the order
+        local last = mem_bucket(blob, n - 1)
+        if last > b then b = last end
+    end
     local i, init = nil, 1
     repeat -- a match must start on a record boundary
         local p = string.find(blob, h4, init, true)
@@ -443,10 +448,12 @@ end
 -- cap_hit - the first cap (enum signals_cap) this request would cross: the count before
 -- it, plus one, over a cap that is not 0. Message caps count new messages only.
 local function cap_hit(st, caps, msg_new)
-    local counts = {st.f[1 + RCPT], st.h[1 + RCPT], st.f[1 + MSGS], st.h[1 + MSGS]}
+    local f, h = st.f, st.h
     for i = 1, 4 do
-        if caps[i] > 0 and (i <= 2 or msg_new) and counts[i] + 1 > caps[i] then
-            return i, caps[i], counts[i]
+        local n = i == 1 and f[1 + RCPT] or i == 2 and h[1 + RCPT] or i == 3 and f[1 + MSGS]
+                  or h[1 + MSGS]
+        if caps[i] > 0 and (i <= 2 or msg_new) and n + 1 > caps[i] then
+            return i, caps[i], n
         end
     end
     return nil
@@ -463,8 +470,8 @@ local function count_rcpt(a, st, keys, out)
     end
     out.rcpt_this_msg = msg_add(st, a.instance)
     d[1 + D_RCPT] = d[1 + D_RCPT] + 1
-    d[1 + D_MAX_HOUR] = math.max(d[1 + D_MAX_HOUR], st.h[8 + RCPT])
-    d[1 + D_MAX_MSG] = math.max(d[1 + D_MAX_MSG], out.rcpt_this_msg)
+    if st.h[8 + RCPT] > d[1 + D_MAX_HOUR] then d[1 + D_MAX_HOUR] = st.h[8 + RCPT] end
+    if out.rcpt_this_msg > d[1 + D_MAX_MSG] then d[1 + D_MAX_MSG] = out.rcpt_this_msg end
     if a.mismatch then count(st, MISMATCH, 1) end
     local known, h4 = true, hash4(a.rcpt)
     if h4 then
@@ -528,7 +535,7 @@ local function mem_signals(a, st, keys, out)
     local kr = out.kr or mem_get(keys[2])
     local kd = out.kd or mem_get(keys[3])
     local nets, net_first = out.nets, out.net_first
-    if nets == nil then
+    if not nets then
         local _
         _, nets, net_first = nets_see(keys[4], a.net, f1, false)
     end
@@ -636,7 +643,11 @@ local function main()
     lim = lim or effective_limits(a, KEYS[5])
     local st = state_load(KEYS[1], a.now)
     local slot = msg_slot(st, a.instance)
-    local out = {msg_new = 0, rcpt_this_msg = slot and st.d[D_C0 + slot] or 0}
+    -- every field in the constructor (false: not set), as for st
+    local out = {msg_new = 0, rcpt_this_msg = slot and st.d[D_C0 + slot] or 0, capped = false,
+                 cap_limit = false, cap_value = false, cap_src = false, counted = false,
+                 rcpt_new = false, rcpt_dom_new = false, net_new = false, kr = false,
+                 kd = false, nets = false, net_first = false}
     local dirty = counting
     if counting then
         out.msg_new = slot == nil and 1 or 0
