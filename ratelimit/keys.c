@@ -207,8 +207,8 @@ static bool keys_suffix_ok(const char *suffix, size_t len)
 int keys_name(const char *prefix, const char *enc, size_t enc_len, const char *suffix,
               char *out, size_t outsz, size_t *outlen)
 {
-    size_t plen, slen;
-    int n;
+    size_t plen, slen, schema_len, n;
+    char *p;
 
     if (prefix == NULL)
         prefix = KEYS_PREFIX_DEFAULT;
@@ -225,10 +225,19 @@ int keys_name(const char *prefix, const char *enc, size_t enc_len, const char *s
         return KEYS_ERR_PREFIX;
     if (!keys_suffix_ok(suffix, slen))
         return KEYS_ERR_SUFFIX;
-    n = snprintf(out, outsz, "%s%s:{%.*s}:%s", prefix, KEYS_SCHEMA, (int)enc_len, enc, suffix);
-    if (n < 0 || (size_t)n >= outsz)
+    /* prefix KEYS_SCHEMA ":{" enc "}:" suffix, by hand: snprintf took ~1,000
+     * instructions per name, six names per request */
+    schema_len = sizeof(KEYS_SCHEMA) - 1;
+    n = plen + schema_len + 2 + enc_len + 2 + slen;
+    if (n >= outsz)
         return KEYS_ERR_SPACE;
-    *outlen = (size_t)n;
+    p = mempcpy(out, prefix, plen);
+    p = mempcpy(p, KEYS_SCHEMA ":{", schema_len + 2);
+    p = mempcpy(p, enc, enc_len);
+    p = mempcpy(p, "}:", 2);
+    p = mempcpy(p, suffix, slen);
+    *p = '\0';
+    *outlen = n;
     return 0;
 }
 

@@ -673,21 +673,6 @@ static void track_on_timeout(uv_timer_t *h)
     track_arm_timer(t);
 }
 
-/* track_utoa - v in decimal at p; returns the digits written (at most 20). */
-static size_t track_utoa(char *p, size_t v)
-{
-    char tmp[24];
-    size_t n = 0, i;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    for (i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /*
  * track_format - argv as a RESP array in one malloc'd buffer (for free()); returns its
  * length. The same bytes as hiredis' redisFormatCommandArgv, which formats each
@@ -704,12 +689,12 @@ static size_t track_format(char **out, int argc, const char **argv, const size_t
         total += 1 + 20 + 2 + lens[i] + 2;
     p = cmd = xmalloc(total + 1);
     *p++ = '*';
-    p += track_utoa(p, (size_t)argc);
+    p += util_utoa(p, (size_t)argc);
     *p++ = '\r';
     *p++ = '\n';
     for (i = 0; i < argc; i++) {
         *p++ = '$';
-        p += track_utoa(p, lens[i]);
+        p += util_utoa(p, lens[i]);
         *p++ = '\r';
         *p++ = '\n';
         memcpy(p, argv[i], lens[i]);

@@ -24,9 +24,9 @@
  * SEE ALSO
  *      keys(3), track(3), ratelimit/lua/track.lua, docs/ARCHITECTURE.md (Redis key schema).
  */
-#include <stdio.h>
 #include <string.h>
 
+#include "policyd/util.h"
 #include "ratelimit/signals.h"
 #include "ratelimit/trackargs.h"
 
@@ -63,10 +63,9 @@ static int trackargs_text(struct trackargs *ta, const char *s)
 
 static int trackargs_num(struct trackargs *ta, long long v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%lld", v);
+    char num[UTIL_DEC_MAX];
 
-    return trackargs_push(ta, num, (size_t)n);
+    return trackargs_push(ta, num, util_lltoa(num, v));
 }
 
 static int trackargs_hash(struct trackargs *ta, bool have, uint64_t h)

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policyd/util.h"
 #include "ratelimit/keys.h"
 #include "ratelimit/signals.h"
 #include "ratelimit/trackargs.h"
@@ -623,6 +624,45 @@ static void test_strerror(void)
     TEST_PASS("strerror: every code named, each differently");
 }
 
+/* test_decimal - util_lltoa and util_utoa write what printf("%lld") / ("%llu") does. */
+static void test_decimal(void)
+{
+    static const long long v[] = {0,
+                                  1,
+                                  9,
+                                  10,
+                                  99,
+                                  100,
+                                  -1,
+                                  -9,
+                                  -10,
+                                  1234567890,
+                                  1795430012345LL,
+                                  LLONG_MAX,
+                                  LLONG_MIN,
+                                  LLONG_MIN + 1,
+                                  -1000000000000LL};
+    char got[UTIL_DEC_MAX + 1], want[32];
+    unsigned long long u;
+    size_t i, n;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        memset(got, 'x', sizeof(got));
+        n = util_lltoa(got, v[i]);
+        snprintf(want, sizeof(want), "%lld", v[i]);
+        ASSERT_EQ(n, strlen(want));
+        ASSERT_TRUE(memcmp(got, want, n) == 0 && got[n] == 'x');
+    }
+    for (u = 1; u != 0 && u <= ULLONG_MAX / 3; u = u * 3 + 1) {
+        n = util_utoa(got, u);
+        snprintf(want, sizeof(want), "%llu", u);
+        ASSERT_TRUE(n == strlen(want) && memcmp(got, want, n) == 0);
+    }
+    n = util_utoa(got, ULLONG_MAX);
+    ASSERT_TRUE(n == 20 && memcmp(got, "18446744073709551615", 20) == 0);
+    TEST_PASS("decimal numbers as printf writes them, no NUL");
+}
+
 int main(void)
 {
     test_full_with_sha();
@@ -639,6 +679,7 @@ int main(void)
     test_sha();
     test_reuse_after_error();
     test_strerror();
+    test_decimal();
     TEST_SUMMARY();
     return 0;
 }
