@@ -50,6 +50,7 @@
 #define SERVER_BACKLOG 511
 /* connections gone since the peak that make the sweep give free heap pages back */
 #define SERVER_TRIM_DROP 1000
+#define SERVER_TRIM_AFTER 3 /* sweeps (seconds) that trim again after a drop */
 
 int server_init(struct pd_server *srv, uv_loop_t *loop, struct pd_config *cfg)
 {
@@ -219,13 +220,19 @@ int server_chown_sockets(struct pd_server *srv, unsigned uid, unsigned gid, char
  * Their structs, pending bytes and requests were freed, but glibc keeps freed memory
  * in its arenas: 10,000 connections that came and went left 55 MB resident. malloc_trim
  * releases every whole free page (not only the top of the heap); it runs once per such
- * drop, never per request.
+ * drop and at the SERVER_TRIM_AFTER sweeps after it, never per request: what the burst
+ * left in flight (the Redis calls of requests answered by redis_timeout, whose replies
+ * come later) is freed in the seconds after the connections went.
  */
 static void server_trim(struct pd_server *srv)
 {
-    if (srv->nconns_peak < srv->nconns + SERVER_TRIM_DROP)
+    if (srv->nconns_peak >= srv->nconns + SERVER_TRIM_DROP) {
+        srv->nconns_peak = srv->nconns;
+        srv->trim_sweeps = 1 + SERVER_TRIM_AFTER;
+    }
+    if (srv->trim_sweeps == 0)
         return;
-    srv->nconns_peak = srv->nconns;
+    srv->trim_sweeps--;
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif

@@ -49,6 +49,7 @@ struct pd_server {
     struct pd_conn *conns; /* doubly linked list of live connections */
     size_t nconns;
     size_t nconns_peak;    /* most connections at once since the last heap trim */
+    unsigned trim_sweeps;  /* sweeps that still trim the heap after a drop */
     uint32_t next_conn_id;
     uv_timer_t sweep;      /* once a second: idle timeouts, memory of idle conns */
     uv_timer_t stop_timer; /* hard deadline of an orderly stop */
