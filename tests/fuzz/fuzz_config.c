@@ -56,6 +56,24 @@ static char *fuzz_print(const struct pd_config *cfg, bool non_default_only)
     return buf;
 }
 
+/* fuzz_reparse - text parses without error on top of the defaults into *again, which
+ * prints (full or non-default) exactly as text. */
+static void fuzz_reparse(const char *text, bool non_default_only, struct pd_config *again)
+{
+    struct pd_err err;
+    char *out;
+
+    cfg_defaults(again);
+    if (cfg_parse_buf(again, text, strlen(text), &err) != 0) {
+        fprintf(stderr, "printed config does not parse: %d: %s\n", err.line, err.msg);
+        abort();
+    }
+    out = fuzz_print(again, non_default_only);
+    if (strcmp(text, out) != 0)
+        abort();
+    free(out);
+}
+
 /* fuzz_round_trip - what "policyd -n" prints parses without error on top of the defaults
  * and prints the same again, and both configs print the same in full. The lines a full
  * print adds are the defaults, constant text whose own round trip fuzz_init checks once;
@@ -63,18 +81,9 @@ static char *fuzz_print(const struct pd_config *cfg, bool non_default_only)
 static void fuzz_round_trip(const struct pd_config *cfg)
 {
     struct pd_config again;
-    struct pd_err err;
     char *nd = fuzz_print(cfg, true), *out, *out2;
 
-    cfg_defaults(&again);
-    if (cfg_parse_buf(&again, nd, strlen(nd), &err) != 0) {
-        fprintf(stderr, "printed config does not parse: %d: %s\n", err.line, err.msg);
-        abort();
-    }
-    out2 = fuzz_print(&again, true);
-    if (strcmp(nd, out2) != 0)
-        abort();
-    free(out2);
+    fuzz_reparse(nd, true, &again);
     out = fuzz_print(cfg, false);
     out2 = fuzz_print(&again, false);
     if (strcmp(out, out2) != 0)
@@ -90,23 +99,14 @@ static void fuzz_init(void)
 {
     static bool done;
     struct pd_config def, again;
-    struct pd_err err;
-    char *out, *out2;
+    char *out;
 
     if (done)
         return;
     done = true;
     cfg_defaults(&def);
     out = fuzz_print(&def, false);
-    cfg_defaults(&again);
-    if (cfg_parse_buf(&again, out, strlen(out), &err) != 0) {
-        fprintf(stderr, "printed defaults do not parse: %d: %s\n", err.line, err.msg);
-        abort();
-    }
-    out2 = fuzz_print(&again, false);
-    if (strcmp(out, out2) != 0)
-        abort();
-    free(out2);
+    fuzz_reparse(out, false, &again);
     free(out);
     cfg_free_fields(&again);
     cfg_free_fields(&def);
