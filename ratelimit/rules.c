@@ -430,9 +430,8 @@ static void rules_net(struct rules_ctx *c)
         rules_text(f, "%lld never-seen networks in 24 h (threshold %lld)", n24, t);
     }
     t = rules_tight(c, p->net3_nets_1h);
-    if (n1 >= t)
-        c->rotating = true;
-    if (n1 >= t && (f = rules_fire(c, R_NET3, n1, 0, t, 0)) != NULL) {
+    c->rotating = n1 >= t;
+    if (c->rotating && (f = rules_fire(c, R_NET3, n1, 0, t, 0)) != NULL) {
         rules_brief(f, "%lld new nets 60m>=%lld", n1, t);
         rules_text(f,
                    "%lld never-seen networks in 60 min, as with rotating proxies (threshold %lld)",
