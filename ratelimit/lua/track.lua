@@ -445,6 +445,67 @@ end
 
 ------------------------------------------------------------------------------ requests
 
+-- The memory signals: distinct recipients and domains per window, networks. They read
+-- the three memory keys, which change only when a recipient is counted, and that writes
+-- st too: with that write goes field m, these signals as they were then (with the ring
+-- buckets they were read at and the client network they name). A request that counts
+-- nothing (DATA, END-OF-MESSAGE, a capped RCPT: over a third of the traffic) in the same
+-- 5-minute bucket, from the same network, finds them there, exact, without the reads.
+local M_FMT = '<I4I4I4I4I4I4I4I4I4I4I4'
+local M_LEN = 44
+
+-- mem_cached - field m as {distinct_rcpt_1h, distinct_rcpt_24h, distinct_dom_1h,
+-- nets_1h, nets_24h, known_nets, known_rcpts, net_first, recorded} when it was written
+-- in the current buckets for this request's network, else nil. recorded is 1 when a
+-- counted request wrote it: this network is then already in net at this bucket, and
+-- nets_see() would find it there and change nothing (any counted request since, from
+-- another network, would have written m again).
+local function mem_cached(a, st)
+    local m = st.m
+    if not m or #m < M_LEN then return nil end
+    local b5, b1h, r1, r24, d1, n1, n24, kn, krc, nf, rec = struct.unpack(M_FMT, m)
+    if b5 ~= st.f[1] or b1h ~= st.h[1] or string.sub(m, M_LEN + 1) ~= a.net then return nil end
+    return {r1, r24, d1, n1, n24, kn, krc, nf, rec}
+end
+
+-- mem_signals - {distinct_rcpt_1h, distinct_rcpt_24h, distinct_dom_1h, nets_1h, nets_24h,
+-- known_nets, known_rcpts, net_first (5-minute bucket)}, and whether it was read afresh.
+local function mem_signals(a, st, keys, out)
+    local f1, h1 = st.f[1], st.h[1]
+    if out.counted ~= 1 then
+        local c = mem_cached(a, st)
+        if c then return c, false end
+    end
+    local from_1h = f1 - 11
+    local from_24h = (h1 - 23) * 12 -- the first 5-minute bucket of the hourly window
+    local kr = out.kr or mem_get(keys[2])
+    local kd = out.kd or mem_get(keys[3])
+    local nc = out.nets_cached
+    local nets_1h, nets_24h, known_nets, net_first = 0, 0, 0, out.net_first
+    if nc then
+        nets_1h, nets_24h, known_nets, net_first = nc[4], nc[5], nc[6], nc[8]
+    else
+        local nets = out.nets
+        if not nets then
+            local _
+            _, nets, net_first = nets_see(keys[4], a.net, f1, false)
+        end
+        for _, b in pairs(nets) do
+            known_nets = known_nets + 1
+            if b >= from_1h then nets_1h = nets_1h + 1 end
+            if b >= from_24h then nets_24h = nets_24h + 1 end
+        end
+    end
+    return {mem_since(kr, from_1h), mem_since(kr, from_24h), mem_since(kd, from_1h), nets_1h,
+            nets_24h, known_nets, #kr / REC, net_first or 0}, true
+end
+
+-- mem_keep - the memory signals go into field m with the next write of st.
+local function mem_keep(a, st, ms, recorded)
+    st.m_new = struct.pack(M_FMT, st.f[1], st.h[1], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6],
+                           ms[7], ms[8], recorded) .. a.net
+end
+
 -- cap_hit - the first cap (enum signals_cap) this request would cross: the count before
 -- it, plus one, over a cap that is not 0. Message caps count new messages only.
 local function cap_hit(st, caps, msg_new)
@@ -483,9 +544,16 @@ local function count_rcpt(a, st, keys, out)
         known, out.kd = mem_see(keys[3], h4, b5, oldest, a.dom_max, a.memory_ttl)
         if st.history and not known then out.rcpt_dom_new = 1; count(st, NEW_DOM, 1) end
     end
-    local new
-    new, out.nets, out.net_first = nets_see(keys[4], a.net, b5, true, a.nets_max, a.memory_ttl)
-    if st.history and new then out.net_new = 1; count(st, NEW_NET, 1) end
+    -- the network: not read again when this bucket's counted request from it wrote m
+    local c = mem_cached(a, st)
+    if c and c[9] == 1 then
+        out.nets_cached = c
+    else
+        local new
+        new, out.nets, out.net_first = nets_see(keys[4], a.net, b5, true, a.nets_max,
+                                                a.memory_ttl)
+        if st.history and new then out.net_new = 1; count(st, NEW_NET, 1) end
+    end
     out.counted = 1
 end
 
@@ -509,51 +577,6 @@ local function record_final(a, st, out)
 end
 
 ------------------------------------------------------------------------------ reply
-
--- The memory signals: distinct recipients and domains per window, networks. They read
--- the three memory keys, which change only when a recipient is counted, and that writes
--- st too: with that write goes field m, these signals as they were then (with the ring
--- buckets they were read at and the client network they name). A request that counts
--- nothing (DATA, END-OF-MESSAGE, a capped RCPT: over a third of the traffic) in the same
--- 5-minute bucket, from the same network, finds them there, exact, without the reads.
-local M_FMT = '<I4I4I4I4I4I4I4I4I4I4'
-local M_LEN = 40
-
--- mem_signals - {distinct_rcpt_1h, distinct_rcpt_24h, distinct_dom_1h, nets_1h, nets_24h,
--- known_nets, known_rcpts, net_first (5-minute bucket)}, and whether it was read afresh.
-local function mem_signals(a, st, keys, out)
-    local f1, h1 = st.f[1], st.h[1]
-    local m = st.m
-    if out.counted ~= 1 and m and #m >= M_LEN then
-        local b5, b1h, r1, r24, d1, n1, n24, kn, krc, nf = struct.unpack(M_FMT, m)
-        if b5 == f1 and b1h == h1 and string.sub(m, M_LEN + 1) == a.net then
-            return {r1, r24, d1, n1, n24, kn, krc, nf}, false
-        end
-    end
-    local from_1h = f1 - 11
-    local from_24h = (h1 - 23) * 12 -- the first 5-minute bucket of the hourly window
-    local kr = out.kr or mem_get(keys[2])
-    local kd = out.kd or mem_get(keys[3])
-    local nets, net_first = out.nets, out.net_first
-    if not nets then
-        local _
-        _, nets, net_first = nets_see(keys[4], a.net, f1, false)
-    end
-    local nets_1h, nets_24h, known_nets = 0, 0, 0
-    for _, b in pairs(nets) do
-        known_nets = known_nets + 1
-        if b >= from_1h then nets_1h = nets_1h + 1 end
-        if b >= from_24h then nets_24h = nets_24h + 1 end
-    end
-    return {mem_since(kr, from_1h), mem_since(kr, from_24h), mem_since(kd, from_1h), nets_1h,
-            nets_24h, known_nets, #kr / REC, net_first or 0}, true
-end
-
--- mem_keep - the memory signals go into field m with the next write of st.
-local function mem_keep(a, st, ms)
-    st.m_new = struct.pack(M_FMT, st.f[1], st.h[1], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6],
-                           ms[7], ms[8]) .. a.net
-end
 
 -- reply - every signal of signals.h, read from the state as it is now.
 local function reply(st, lim, out, ms)
@@ -647,7 +670,7 @@ local function main()
     local out = {msg_new = 0, rcpt_this_msg = slot and st.d[D_C0 + slot] or 0, capped = false,
                  cap_limit = false, cap_value = false, cap_src = false, counted = false,
                  rcpt_new = false, rcpt_dom_new = false, net_new = false, kr = false,
-                 kd = false, nets = false, net_first = false}
+                 kd = false, nets = false, net_first = false, nets_cached = false}
     local dirty = counting
     if counting then
         out.msg_new = slot == nil and 1 or 0
@@ -668,7 +691,7 @@ local function main()
     --    then with them when they were read afresh
     local ms, fresh = mem_signals(a, st, KEYS, out)
     if dirty then
-        if fresh then mem_keep(a, st, ms) end
+        if fresh then mem_keep(a, st, ms, out.counted == 1 and 1 or 0) end
         state_save(st, a.now, a.state_ttl)
     end
     -- 5. the signals
