@@ -149,12 +149,22 @@ bool signals_set_at(struct rl_signals *s, size_t i, bool is_int, long long iv, c
     return true;
 }
 
-const char *signals_name(size_t i)
+const char *signals_name(size_t i, size_t *len)
 {
+    const struct signals_field *f = NULL;
+
     if (i < SIGNALS_COUNT(signals_ints))
-        return signals_ints[i].name;
-    i -= SIGNALS_COUNT(signals_ints);
-    return i < SIGNALS_COUNT(signals_strs) ? signals_strs[i].name : NULL;
+        f = &signals_ints[i];
+    else if (i - SIGNALS_COUNT(signals_ints) < SIGNALS_COUNT(signals_strs))
+        f = &signals_strs[i - SIGNALS_COUNT(signals_ints)];
+    if (len != NULL)
+        *len = f != NULL ? f->len : 0;
+    return f != NULL ? f->name : NULL;
+}
+
+bool signals_is_mark(const char *s, size_t len)
+{
+    return len == sizeof(SIGNALS_MARK) - 1 && memcmp(s, SIGNALS_MARK, len) == 0;
 }
 
 const char *signals_cap_name(int cap)

@@ -100,8 +100,10 @@ void signals_clear(struct rl_signals *s);
  * number in text for an integer signal); false when i or the value does not fit. */
 bool signals_set_at(struct rl_signals *s, size_t i, bool is_int, long long iv, const char *sv,
                     size_t sv_len);
-/* signals_name - the name of signal i, or NULL. */
-const char *signals_name(size_t i);
+/* signals_name - the name of signal i (its length in *len unless len is NULL), or NULL. */
+const char *signals_name(size_t i, size_t *len);
+/* signals_is_mark - [s, s + len) is SIGNALS_MARK: the reply is positional. */
+bool signals_is_mark(const char *s, size_t len);
 bool signals_set_int(struct rl_signals *s, const char *name, size_t name_len, long long v);
 bool signals_set_str(struct rl_signals *s, const char *name, size_t name_len, const char *v,
                      size_t v_len);

@@ -519,11 +519,13 @@ static void track_value(const redisReply *v, struct track_pair *p)
 }
 
 /* track_pairs - flatten an array reply {name, value, ...}, a script's positional one
- * {SIGNALS_MARK, value, ...} (named after signals.h; never a plain command's reply, whose
- * first element is data) or a scalar into a view. */
+ * {SIGNALS_MARK, value, ...} (pair i is signal i, named after signals.h; never a plain
+ * command's reply, whose first element is data) or a scalar into a view. */
 static int track_pairs(const redisReply *rr, bool script, struct track_reply *out)
 {
-    size_t i, n = 0;
+    const redisReply *first =
+        rr->type == REDIS_REPLY_ARRAY && rr->elements > 0 ? rr->element[0] : NULL;
+    size_t i, n;
 
     out->npairs = 0;
     out->positional = false;
@@ -540,9 +542,8 @@ static int track_pairs(const redisReply *rr, bool script, struct track_reply *ou
         track_value(rr, p);
         return TRACK_OK;
     }
-    out->positional = script && rr->elements > 0 && rr->element[0]->type == REDIS_REPLY_STRING &&
-                      rr->element[0]->len == sizeof(SIGNALS_MARK) - 1 &&
-                      memcmp(rr->element[0]->str, SIGNALS_MARK, rr->element[0]->len) == 0;
+    out->positional = script && first != NULL && first->type == REDIS_REPLY_STRING &&
+                      signals_is_mark(first->str, first->len);
     n = out->positional ? rr->elements - 1 : rr->elements / 2;
     if (n > TRACK_MAX_REPLY_PAIRS)
         n = TRACK_MAX_REPLY_PAIRS;
@@ -550,13 +551,19 @@ static int track_pairs(const redisReply *rr, bool script, struct track_reply *ou
         out->pairs = xcalloc(n, sizeof(*out->pairs));
     for (i = 0; i < n; i++) {
         struct track_pair *p = &out->pairs[i];
-        const redisReply *name = out->positional ? NULL : rr->element[2 * i];
 
-        if (name != NULL && name->type != REDIS_REPLY_STRING && name->type != REDIS_REPLY_STATUS)
-            return TRACK_ERR_REPLY;
-        p->name = name != NULL ? name->str : out->positional ? signals_name(i) : NULL;
-        p->name_len = name != NULL ? name->len : p->name != NULL ? strlen(p->name) : 0;
-        track_value(rr->element[out->positional ? i + 1 : 2 * i + 1], p);
+        if (out->positional) {
+            p->name = signals_name(i, &p->name_len);
+            track_value(rr->element[i + 1], p);
+        } else {
+            const redisReply *name = rr->element[2 * i];
+
+            if (name->type != REDIS_REPLY_STRING && name->type != REDIS_REPLY_STATUS)
+                return TRACK_ERR_REPLY;
+            p->name = name->str;
+            p->name_len = name->len;
+            track_value(rr->element[2 * i + 1], p);
+        }
         out->npairs++;
     }
     return TRACK_OK;

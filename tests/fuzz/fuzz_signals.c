@@ -213,7 +213,7 @@ static void fz_positional(const struct rl_signals *s, struct fz_in *in)
 {
     struct rl_signals a = *s, b = *s;
     size_t i = fz_byte(in), vlen;
-    const char *name = signals_name(i), *v;
+    const char *name = signals_name(i, NULL), *v;
     bool is_int = fz_byte(in) & 1, ok_a, ok_b;
     long long x = (int8_t)fz_byte(in);
 

@@ -246,7 +246,7 @@ static void trackcli_print(const struct trackcli *c, redisReply *rep)
         trackcli_die("unexpected reply", NULL);
     signals_clear(&s);
     if (rep->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(rep->element[0]->str, SIGNALS_MARK) == 0) { /* positional: every signal */
+        signals_is_mark(rep->element[0]->str, rep->element[0]->len)) { /* every signal */
         if (rep->elements != 1 + SIGNALS_N)
             trackcli_die("unexpected reply", "a positional reply of another length");
         for (i = 1; i < rep->elements; i++) {
@@ -254,7 +254,7 @@ static void trackcli_print(const struct trackcli *c, redisReply *rep)
 
             if (!signals_set_at(&s, i - 1, v->type == REDIS_REPLY_INTEGER, v->integer,
                                 v->str != NULL ? v->str : "", v->str != NULL ? v->len : 0))
-                trackcli_die("unexpected value of", signals_name(i - 1));
+                trackcli_die("unexpected value of", signals_name(i - 1, NULL));
         }
     } else { /* name/value pairs: a blocked mailbox */
         if (rep->elements % 2 != 0)
