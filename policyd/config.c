@@ -308,6 +308,12 @@ static const void *cfg_cfield(const struct pd_config *cfg, const struct cfg_entr
     return (const char *)cfg + e->off;
 }
 
+/* cfg_is_text - the row's field is a char * the config owns. */
+static bool cfg_is_text(const struct cfg_entry *e)
+{
+    return e->type == CFG_STRING || e->type == CFG_ENUM || e->type == CFG_ACTION;
+}
+
 /* cfg_by_name - qsort order of the table's rows: by name. */
 static int cfg_by_name(const void *a, const void *b)
 {
@@ -316,7 +322,8 @@ static int cfg_by_name(const void *a, const void *b)
 }
 
 /* cfg_lookup - the row named by name[0..len) (not NUL-terminated), or NULL: a binary
- * search in an index of the rows sorted by name, built at the first call. */
+ * search in an index of the rows sorted by name, built at the first call (config is
+ * only ever parsed on the loop thread). */
 static const struct cfg_entry *cfg_lookup(const char *name, size_t len)
 {
     static const struct cfg_entry *idx[CFG_NKEYS];
@@ -330,13 +337,13 @@ static const struct cfg_entry *cfg_lookup(const char *name, size_t len)
         qsort(idx, CFG_NKEYS, sizeof(idx[0]), cfg_by_name);
         built = true;
     }
+    if (memchr(name, '\0', len) != NULL)
+        return NULL; /* no name has a NUL; without one, strncmp below sees all of name */
     while (lo < hi) {
         i = lo + (hi - lo) / 2;
         c = strncmp(idx[i]->name, name, len);
-        if (c == 0 && idx[i]->name[strnlen(idx[i]->name, len)] != '\0')
-            c = 1; /* the row's name is longer than name */
-        if (c == 0 && memchr(name, '\0', len) != NULL)
-            return NULL; /* a NUL in name never matches */
+        if (c == 0 && idx[i]->name[len] != '\0')
+            c = 1; /* name is a prefix of the row's name: the row sorts after it */
         if (c == 0)
             return idx[i];
         if (c < 0)
@@ -959,8 +966,7 @@ void cfg_defaults(struct pd_config *cfg)
             l->v = tl->n > 0 ? xcalloc(tl->n, sizeof(*l->v)) : NULL;
             for (j = 0; j < tl->n; j++)
                 l->v[j] = xstrdup(tl->v[j]);
-        } else if ((e->type == CFG_STRING || e->type == CFG_ENUM || e->type == CFG_ACTION) &&
-                   *(char **)f != NULL) {
+        } else if (cfg_is_text(e) && *(char **)f != NULL) {
             *(char **)f = xstrdup(*(char **)f);
         }
     }
@@ -984,7 +990,7 @@ void cfg_free_fields(struct pd_config *cfg)
 
         if (e->type == CFG_LIST) {
             cfg_list_free(f);
-        } else if (e->type == CFG_STRING || e->type == CFG_ENUM || e->type == CFG_ACTION) {
+        } else if (cfg_is_text(e)) {
             free(*(char **)f);
             *(char **)f = NULL;
         }
