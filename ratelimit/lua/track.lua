@@ -500,21 +500,20 @@ local function mem_signals(a, st, keys, out)
             nets_24h, known_nets, #kr / REC, net_first or 0}, true
 end
 
--- mem_keep - the memory signals go into field m with the next write of st.
-local function mem_keep(a, st, ms, recorded)
+-- mem_keep - the memory signals go into field m with the next write of st; recorded
+-- when this request was counted (its network is then in net at this bucket).
+local function mem_keep(a, st, ms, out)
     st.m_new = struct.pack(M_FMT, st.f[1], st.h[1], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6],
-                           ms[7], ms[8], recorded) .. a.net
+                           ms[7], ms[8], out.counted == 1 and 1 or 0) .. a.net
 end
 
 -- cap_hit - the first cap (enum signals_cap) this request would cross: the count before
 -- it, plus one, over a cap that is not 0. Message caps count new messages only.
 local function cap_hit(st, caps, msg_new)
-    local f, h = st.f, st.h
+    local counts = {st.f[1 + RCPT], st.h[1 + RCPT], st.f[1 + MSGS], st.h[1 + MSGS]}
     for i = 1, 4 do
-        local n = i == 1 and f[1 + RCPT] or i == 2 and h[1 + RCPT] or i == 3 and f[1 + MSGS]
-                  or h[1 + MSGS]
-        if caps[i] > 0 and (i <= 2 or msg_new) and n + 1 > caps[i] then
-            return i, caps[i], n
+        if caps[i] > 0 and (i <= 2 or msg_new) and counts[i] + 1 > caps[i] then
+            return i, caps[i], counts[i]
         end
     end
     return nil
@@ -691,7 +690,7 @@ local function main()
     --    then with them when they were read afresh
     local ms, fresh = mem_signals(a, st, KEYS, out)
     if dirty then
-        if fresh then mem_keep(a, st, ms, out.counted == 1 and 1 or 0) end
+        if fresh then mem_keep(a, st, ms, out) end
         state_save(st, a.now, a.state_ttl)
     end
     -- 5. the signals
