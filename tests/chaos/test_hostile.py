@@ -463,8 +463,7 @@ def privileges(w):
 def secrets(w):
     outs = {"log": w.pd.read_log()}
     for flag in ("-n", "-t"):
-        r = subprocess.run(pdtest.WRAP + [pdtest.POLICYD, flag, "-c", w.pd.conf],
-                           capture_output=True, text=True, timeout=20)
+        r = pdtest.run_policyd(flag, "-c", w.pd.conf, timeout=20)
         outs["policyd " + flag] = r.stdout + r.stderr
     for args in (["status"], ["metrics"], ["list", "--all"], ["audit"], ["show",
                  "victim@example.com"], ["--json", "status"], ["-t", w.other_tok, "status"],

@@ -201,9 +201,16 @@ class RespReader:
 
 
 # PD_WRAP: a command prefix for every policyd a suite runs, e.g. "valgrind
-# --error-exitcode=99" (tests/run-valgrind.sh); suites that run policyd themselves
-# (-t, -n, --import-blocks) put WRAP in front of POLICYD as Policyd.start does.
+# --error-exitcode=99" (tests/run-valgrind.sh): Policyd.start and run_policyd use it.
 WRAP = os.environ.get("PD_WRAP", "").split()
+
+
+def run_policyd(*args, **kw):
+    """policyd ARGS run to completion (-t, -n, --import-blocks, a start meant to fail),
+    under PD_WRAP like every other policyd of the suites; output captured as text."""
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    return subprocess.run(WRAP + [POLICYD] + list(args), **kw)
 
 
 class Policyd:

@@ -283,14 +283,12 @@ def config_and_map(stack, b, redis, tmp):
     conf = os.path.join(tmp, "bad.conf")
     with open(conf, "w") as f:
         f.write("alert_enabled = yes\nstatus_listen =\n")
-    r = subprocess.run(pdtest.WRAP + [pdtest.POLICYD, "-t", "-c", conf], capture_output=True,
-                       text=True, timeout=20)
+    r = pdtest.run_policyd("-t", "-c", conf, timeout=20)
     S.check(r.returncode == 1 and "alert_enabled = yes needs alert_partner_map or "
             "alert_abuse_desk" in r.stderr, "alerts without anyone to tell: policyd -t refuses")
     with open(conf, "w") as f:
         f.write("alert_from = Policyd <p@isp.example>\n")
-    r = subprocess.run(pdtest.WRAP + [pdtest.POLICYD, "-t", "-c", conf], capture_output=True,
-                       text=True, timeout=20)
+    r = pdtest.run_policyd("-t", "-c", conf, timeout=20)
     S.check(r.returncode == 1 and "alert_from" in r.stderr,
             "alert_from must be a plain address: policyd -t refuses a display name")
     bad = os.path.join(tmp, "bad-partners")

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pdtest
-from pdtest import POLICYD, Policyd, Suite, request
+from pdtest import Policyd, Suite, request
 
 S = Suite("daemon")
 
@@ -203,32 +203,28 @@ def config_cli():
     conf = os.path.join(d, "good.conf")
     with open(conf, "w") as f:
         f.write("# comment\nmax_connections = 77\nidle_timeout = 5m\n")
-    r = subprocess.run(pdtest.WRAP + [POLICYD, "-t", "-c", conf], capture_output=True, text=True)
+    r = pdtest.run_policyd("-t", "-c", conf)
     S.check(r.returncode == 0, "policyd -t on a good config exits 0")
-    r = subprocess.run(pdtest.WRAP + [POLICYD, "-n", "-c", conf], capture_output=True, text=True)
+    r = pdtest.run_policyd("-n", "-c", conf)
     S.check(r.returncode == 0 and "max_connections = 77" in r.stdout and
             "idle_timeout = 5m" in r.stdout and r.stdout.count("\n") == 2,
             "policyd -n prints exactly the two non-default settings")
     bad = os.path.join(d, "bad.conf")
     with open(bad, "w") as f:
         f.write("max_connections = 77\n\nmax_connections = lots\n")
-    r = subprocess.run(pdtest.WRAP + [POLICYD, "-t", "-c", bad], capture_output=True, text=True)
+    r = pdtest.run_policyd("-t", "-c", bad)
     S.check(r.returncode == 1 and (bad + ":3:") in r.stderr,
             "policyd -t on a bad value exits 1 with file:line (%s)" % r.stderr.strip())
-    r = subprocess.run(pdtest.WRAP + [POLICYD, "-t", "-c", os.path.join(d, "missing.conf")],
-                       capture_output=True, text=True)
+    r = pdtest.run_policyd("-t", "-c", os.path.join(d, "missing.conf"))
     S.check(r.returncode == 1 and "missing.conf" in r.stderr, "a missing config file is fatal")
-    r = subprocess.run(pdtest.WRAP + [POLICYD, "-t", "-c",
-                                      os.path.join(pdtest.ROOT, "policyd.conf")],
-                       capture_output=True, text=True)
+    r = pdtest.run_policyd("-t", "-c", os.path.join(pdtest.ROOT, "policyd.conf"))
     S.check(r.returncode == 0, "the shipped policyd.conf is valid")
     port = pdtest.free_port()
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", port))
     blocker.listen()
-    r = subprocess.run(pdtest.WRAP + [POLICYD, "-f", "-c", conf, "-o",
-                                      "listen=inet:127.0.0.1:%d" % port, "-o", "run_user="],
-                       capture_output=True, text=True, timeout=10)
+    r = pdtest.run_policyd("-f", "-c", conf, "-o", "listen=inet:127.0.0.1:%d" % port, "-o",
+                           "run_user=", timeout=10)
     S.check(r.returncode == 1 and "cannot listen" in r.stderr,
             "a port already in use is fatal at start-up with a clear message")
     blocker.close()

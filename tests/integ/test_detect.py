@@ -42,7 +42,7 @@ import threading
 import time
 
 import pdtest
-from pdtest import POLICYD, Policyd, Redis, Suite, request
+from pdtest import Policyd, Redis, Suite, request
 
 S = Suite("detect")
 
@@ -620,9 +620,7 @@ def restarts(r, nodes, refs):
 
 
 def import_run(conf_path, listfile, *extra):
-    p = subprocess.run(pdtest.WRAP + [POLICYD, "-c", conf_path, "--import-blocks", listfile] +
-                       list(extra),
-                       capture_output=True, text=True, timeout=60)
+    p = pdtest.run_policyd("-c", conf_path, "--import-blocks", listfile, *extra, timeout=60)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -553,14 +553,11 @@ def run():
     code, _, _ = curl("http://127.0.0.1:%d/metrics" % mport)
     S.check(code == 0, "after the stop the metrics port is closed")
     socket_permissions(redis)
-    r = subprocess.run(pdtest.WRAP + [pdtest.POLICYD, "-t", "-c", p.conf, "-o",
-                        "status_listen=inet:0.0.0.0:%d" % port], capture_output=True, text=True)
+    r = pdtest.run_policyd("-t", "-c", p.conf, "-o", "status_listen=inet:0.0.0.0:%d" % port)
     S.check(r.returncode == 1 and "loopback only" in r.stderr,
             "a status listener off loopback is refused at start-up (%s)" % r.stderr.strip())
     for bad in ("inet:0.0.0.0:9187", "unix:/tmp/m.sock", "127.0.0.1:9187"):
-        r = subprocess.run(pdtest.WRAP + [pdtest.POLICYD, "-t", "-c", p.conf, "-o",
-                                          "metrics_listen=" + bad],
-                           capture_output=True, text=True)
+        r = pdtest.run_policyd("-t", "-c", p.conf, "-o", "metrics_listen=" + bad)
         S.check(r.returncode == 1 and "metrics_listen" in r.stderr,
                 "metrics_listen=%s is refused at start-up" % bad)
     S.done()
