@@ -33,7 +33,6 @@ import os
 import re
 import signal
 import stat
-import subprocess
 import time
 
 import pdtest

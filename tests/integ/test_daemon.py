@@ -4,7 +4,6 @@ connection cap, signals (SIGHUP good/bad, SIGTERM with clients connected), -t an
 import os
 import signal
 import socket
-import subprocess
 import time
 
 import pdtest
