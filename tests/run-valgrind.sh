@@ -6,7 +6,7 @@
 #   sh tests/run-valgrind.sh            (make valgrind; needs the plain build: make all)
 #   VG_SUITES="tests/integ/test_daemon.py tests/chaos/test_hostile.py" sh tests/run-valgrind.sh
 # DESCRIPTION
-#   Runs the suites that tests/run-integ.sh runs (tests/integ/test_*, tests/e2e/test_*,
+#   Runs the suites that tests/run-integ.sh runs (tests/suites.sh: tests/integ, tests/e2e,
 #   tests/chaos/test_*.py), or those named in VG_SUITES, one after the other against the
 #   plain build (PD_BUILD=build, never build/san: valgrind and ASan do not mix), with
 #   PD_WRAP set so that every policyd a suite starts runs under
@@ -37,7 +37,7 @@
 #   Logs with errors or leaks, and the output of suites whose checks failed, are copied
 #   to build/valgrind/ (emptied first).
 # ENVIRONMENT
-#   VG_SUITES   suites to run, in order (default: the same list as tests/run-integ.sh)
+#   VG_SUITES   suites to run, in order (default: tests/suites.sh, as make integ)
 #   VG_TIMEOUT  per-suite time limit in seconds (default 3600)
 #   VG_KEEP     when set, the log directory is kept (its path is printed)
 # DIAGNOSTICS
@@ -54,13 +54,8 @@ out=$PD_ROOT/build/valgrind
 [ -x "$PD_BUILD/policyd" ] || { echo "run-valgrind: no $PD_BUILD/policyd (make all)"; exit 2; }
 command -v valgrind >/dev/null || { echo "run-valgrind: valgrind is not installed"; exit 2; }
 
-suites=${VG_SUITES:-}
-if [ -z "$suites" ]; then
-    for t in tests/integ/test_*.sh tests/integ/test_*.py tests/e2e/test_*.sh tests/e2e/test_*.py \
-             tests/chaos/test_*.py; do
-        [ -f "$t" ] && suites="$suites $t"
-    done
-fi
+. tests/suites.sh
+suites=${VG_SUITES:-$(pd_suites)}
 
 DIR=$(mktemp -d)
 # policyd drops privileges (run_user) and its forks open their own vg.PID.log
@@ -139,7 +134,7 @@ for t in $suites; do
  --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect\
  --track-fds=no --num-callers=30 --log-file=$sd/vg.%p.log $supp"
     export PD_WRAP
-    case $t in *.py) run="python3 -u" ;; *) run=bash ;; esac
+    run=$(pd_runner "$t")
     start=$(date +%s)
     echo "run-valgrind: $t ..."
     # shellcheck disable=SC2086 # "python3 -u" is two words
