@@ -427,9 +427,11 @@ local function nets_see(key, net, b, add, max, ttl)
     if not add or net == 'unknown' or net == '' then return false, seen, first[net] end
     local prev = seen[net]
     if prev == nil and #flat / 2 >= max then -- full: forget the least recently seen
-        local oldest = nil
+        local oldest = nil -- of two seen in the same bucket, the lower name (not pairs' order)
         for k, v in pairs(seen) do
-            if oldest == nil or v < seen[oldest] then oldest = k end
+            if oldest == nil or v < seen[oldest] or (v == seen[oldest] and k < oldest) then
+                oldest = k
+            end
         end
         redis.call('HDEL', key, oldest)
         seen[oldest] = nil
