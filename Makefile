@@ -1,6 +1,7 @@
 # policyd - Postfix policy server against compromised-mailbox spam.
 #
-#   make                 build build/policyd and build/policyctl (strict warnings)
+#   make                 build build/policyd and build/policyctl (strict warnings), the test
+#                        tools, and build/pdtrack.so (the Redis module)
 #   make test            install what is missing, then every test: unit tests and fuzz-corpus
 #                        replay (plain and under ASan+UBSan), then the integration and
 #                        end-to-end suites against the ASan+UBSan build of the daemon
@@ -65,7 +66,15 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 .PHONY: all test check integ e2e run fuzz fuzz-long bench sim valgrind clean deps install-deps
 # policyctl (the status-socket client) is built once its source exists.
 CTL_BIN    := $(if $(wildcard policyd/policyctl.c),$(BUILD)/policyctl)
-all: $(BUILD)/policyd $(CTL_BIN) $(TOOL_BIN)
+# The Redis module (ratelimit/module/): track.lua's native twin, PD.TRACK. Every private
+# redis-server of the scripts and tests loads $(BUILD)/pdtrack.so when it exists. It runs
+# inside the system redis-server, which is not sanitised, so it never gets SAN's flags (nor
+# LDFLAGS): a SAN build still makes a plain build/san/pdtrack.so.
+MODULE_SRC := $(wildcard ratelimit/module/*.c) ratelimit/sha1.c
+MODULE_CFLAGS := $(CSTD) $(WARN) -O2 -g -fPIC -shared -fvisibility=hidden -I. -D_FORTIFY_SOURCE=2 \
+                 $(if $(WERROR),-Werror)
+MODULE_SO  := $(BUILD)/pdtrack.so
+all: $(BUILD)/policyd $(CTL_BIN) $(TOOL_BIN) $(MODULE_SO)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +93,10 @@ $(BUILD)/policyd: $(BUILD)/obj/policyd/main.o $(DAEMON_OBJ) $(PURE_OBJ)
 
 $(BUILD)/policyctl: $(BUILD)/obj/policyd/policyctl.o $(PURE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_DAEMON)
+
+$(BUILD)/pdtrack.so: $(MODULE_SRC) $(wildcard ratelimit/module/*.h) ratelimit/sha1.h
+	@mkdir -p $(dir $@)
+	$(CC) $(MODULE_CFLAGS) -o $@ $(MODULE_SRC) -lm
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(PURE_OBJ)
 	@mkdir -p $(dir $@)

@@ -5,6 +5,8 @@
 # SYNOPSIS
 #   scripts/bench/script-cost.sh [SCRIPT...]      (default ratelimit/lua/track.lua; from the
 #                                                 repository root, after make all)
+#   SCRIPT: a track.lua file, or the word "module" (the Redis module's PD.TRACK), e.g.
+#   scripts/bench/script-cost.sh ratelimit/lua/track.lua module
 # DESCRIPTION
 #   For each SCRIPT: a private redis-server (mktemp -d, unix socket, no persistence) is
 #   brought to a warm state by build/tools/trackcli (the daemon's own keys, hashes and
@@ -14,15 +16,23 @@
 #   simulated time), and saved. Then that state is loaded into a redis-server under
 #   valgrind --tool=callgrind, and 10,000 more requests of the same model are counted:
 #   the instructions Redis executes per EVALSHA (everything: reading the command,
-#   the script, its redis.call()s, the reply). Instruction counts do not change with the
-#   load other users put on the machine, unlike time (this machine has no hardware
-#   performance counters, and 2 shared cores). The same requests in a plain redis-server
-#   give INFO commandstats usec_per_call and the server's CPU time per call, for scale.
+#   the script, its redis.call()s, the reply), or per PD.TRACK for "module".
+#   Instruction counts do not change with the load other users put on the machine,
+#   unlike time (this machine has no hardware performance counters, and 2 shared
+#   cores). The same requests in a plain redis-server give INFO commandstats
+#   usec_per_call and the server's CPU time per call, for scale.
 #
 #   Scripts whose state layout differs still compare fairly: each warms its own state.
 #   SCRIPT_COST_REQUESTS (10000) and SCRIPT_COST_WARM (300000) change the sizes.
+#
+#   "module" is measured the same way, with trackcli -m (PD.TRACK 6 KEYS ARGV, the
+#   script's argv without EVALSHA and its SHA) against redis-servers started with
+#   --loadmodule $PD_BUILD/pdtrack.so (PD_BUILD defaults to build; it also names the
+#   trackcli used), so its line reads beside the scripts'. The Redis of a script never
+#   loads the module.
 # DIAGNOSTICS
-#   One line per script; exit 1 when a tool is missing.
+#   One line per script (or module); exit 1 when a tool, a SCRIPT or the module is missing
+#   or a Redis does not start (the end of its log is shown).
 # SEE ALSO
 #   docs/BENCHMARKS.md, tests/tools/trackcli.c, callgrind_annotate(1)
 set -euo pipefail
@@ -33,6 +43,17 @@ for t in "$cli" redis-server redis-cli valgrind callgrind_control python3; do
     command -v "$t" > /dev/null || [ -x "$t" ] || { echo "script-cost: $t missing" >&2; exit 1; }
 done
 [ $# -gt 0 ] || set -- ratelimit/lua/track.lua
+module=
+for script in "$@"; do
+    if [ "$script" = module ]; then
+        [ -f "$build/pdtrack.so" ] ||
+            { echo "script-cost: $build/pdtrack.so missing (make all)" >&2; exit 1; }
+        module=$(cd "$build" && pwd)/pdtrack.so # --loadmodule wants an absolute path
+    elif [ ! -r "$script" ]; then
+        echo "script-cost: cannot read $script" >&2
+        exit 1
+    fi
+done
 tmp=$(mktemp -d)
 rpid=
 cleanup()
@@ -80,18 +101,23 @@ reqs=${SCRIPT_COST_REQUESTS:-10000}
 python3 "$tmp/gen.py" "$warm" 1795430000000 1 > "$tmp/warm.txt"
 python3 "$tmp/gen.py" "$reqs" $((1795430000000 + warm * 40 / 1000)) 2 > "$tmp/meas.txt"
 
-redis_start() # redis_start DIR [PREFIX...]: a redis-server on DIR/r.sock loading DIR/dump.rdb
+# redis_start DIR [PREFIX...]: a redis-server on DIR/r.sock loading DIR/dump.rdb, and the
+# module when the current script is "module" (load, set by the loop below)
+redis_start()
 {
     local d=$1
     shift
     "$@" redis-server --port 0 --unixsocket "$d/r.sock" --save '' --appendonly no --dir "$d" \
-        --dbfilename dump.rdb --logfile "$d/redis.log" > /dev/null 2> "$d/valgrind.log" &
+        --dbfilename dump.rdb --logfile "$d/redis.log" "${load[@]}" > /dev/null \
+        2> "$d/valgrind.log" &
     rpid=$!
     for _ in $(seq 1 600); do
         redis-cli -s "$d/r.sock" ping 2> /dev/null | grep -q PONG && return 0
+        kill -0 "$rpid" 2> /dev/null || break
         sleep 0.1
     done
-    echo "script-cost: redis-server did not start" >&2
+    echo "script-cost: redis-server did not start; the end of its log:" >&2
+    tail -n 5 "$d/redis.log" >&2
     exit 1
 }
 redis_stop()
@@ -103,26 +129,31 @@ redis_stop()
 
 for script in "$@"; do
     d=$tmp/run
+    # how: trackcli's options for this script; cmd: its name in INFO commandstats
+    load=() how=(-f "$script") cmd=evalsha
+    if [ "$script" = module ]; then
+        load=(--loadmodule "$module") how=(-m) cmd='pd\.track'
+    fi
     rm -rf "$d" && mkdir -p "$d"
     redis_start "$d"
-    "$cli" -q -s "$d/r.sock" -f "$script" batch < "$tmp/warm.txt"
+    "$cli" -q -s "$d/r.sock" "${how[@]}" batch < "$tmp/warm.txt"
     redis-cli -s "$d/r.sock" save > /dev/null
     cp "$d/dump.rdb" "$tmp/warm.rdb"
     # time, for scale (blurred by whatever else runs)
     redis-cli -s "$d/r.sock" config resetstat > /dev/null
     c0=$(awk '{print $14 + $15}' "/proc/$rpid/stat")
-    "$cli" -q -s "$d/r.sock" -f "$script" batch < "$tmp/meas.txt"
+    "$cli" -q -s "$d/r.sock" "${how[@]}" batch < "$tmp/meas.txt"
     c1=$(awk '{print $14 + $15}' "/proc/$rpid/stat")
     usec=$(redis-cli -s "$d/r.sock" info commandstats | tr -d '\r' |
-        sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p')
+        sed -n "s/^cmdstat_$cmd:.*usec_per_call=\\([0-9.]*\\).*/\\1/p")
     redis_stop "$d"
     # instructions, under callgrind, from the same warm state
     rm -rf "$d" && mkdir -p "$d" && cp "$tmp/warm.rdb" "$d/dump.rdb"
     redis_start "$d" valgrind --tool=callgrind --instr-atstart=no \
         --callgrind-out-file="$d/callgrind.out"
-    head -200 "$tmp/meas.txt" | "$cli" -q -s "$d/r.sock" -f "$script" batch # load, warm up
+    head -200 "$tmp/meas.txt" | "$cli" -q -s "$d/r.sock" "${how[@]}" batch # load, warm up
     callgrind_control -i on "$rpid" > /dev/null 2>&1
-    "$cli" -q -s "$d/r.sock" -f "$script" batch < "$tmp/meas.txt"
+    "$cli" -q -s "$d/r.sock" "${how[@]}" batch < "$tmp/meas.txt"
     callgrind_control -i off "$rpid" > /dev/null 2>&1
     redis_stop "$d"
     ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$d/valgrind.log")

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # NAME
-#   script-diff.sh - does a rewritten track.lua count exactly what the old one counted?
+#   script-diff.sh - does a rewritten track.lua, or the module, count what the old one counted?
 # SYNOPSIS
-#   scripts/bench/script-diff.sh OLD.lua NEW.lua     (from the repository root, after make all)
+#   scripts/bench/script-diff.sh OLD NEW     (from the repository root, after make all)
+#   OLD and NEW: a track.lua file, or the word "module" (the Redis module's PD.TRACK)
 #   e.g. git show HEAD:ratelimit/lua/track.lua > /tmp/old.lua &&
 #        scripts/bench/script-diff.sh /tmp/old.lua ratelimit/lua/track.lua
+#        scripts/bench/script-diff.sh ratelimit/lua/track.lua module
 # DESCRIPTION
 #   Runs the same requests through OLD and NEW, each in a fresh private redis-server, with
 #   build/tools/trackcli (the daemon's keys, hashes and argv), and compares every reply
@@ -23,16 +25,36 @@
 #   Meant for performance work on the script: a faster script must answer and store the
 #   same, byte for byte (TTL lengths excepted). SCRIPT_DIFF_IGNORE="m ..." leaves those
 #   hash fields out of the comparison: a field only the new script writes (a cache).
+#
+#   "module" runs that side with trackcli -m (PD.TRACK instead of EVALSHA) against a
+#   redis-server started with --loadmodule $PD_BUILD/pdtrack.so (PD_BUILD defaults to
+#   build): the native twin of track.lua must answer and store what the script does
+#   (tests/integ/test_module.sh). PD_BUILD also names the trackcli used.
 # DIAGNOSTICS
-#   One line per workload and comparison; exit 1 at the first difference, with its diff.
+#   One line per workload and comparison; exit 1 at the first difference, with its diff
+#   ("<" OLD, ">" NEW), or when a Redis does not start (the end of its log is shown: a
+#   module that does not load); exit 2 for bad usage.
 # SEE ALSO
-#   scripts/bench/script-cost.sh, scripts/measure-memory.sh, docs/BENCHMARKS.md
+#   scripts/bench/script-cost.sh, scripts/measure-memory.sh, tests/tools/trackcli.c,
+#   tests/integ/test_module.sh, docs/BENCHMARKS.md
 set -euo pipefail
 
-[ $# -eq 2 ] || { echo "usage: script-diff.sh OLD.lua NEW.lua" >&2; exit 2; }
+[ $# -eq 2 ] || { echo "usage: script-diff.sh OLD NEW  (a track.lua or: module)" >&2; exit 2; }
 old=$1 new=$2
-cli=${PD_BUILD:-build}/tools/trackcli
+build=${PD_BUILD:-build}
+cli=$build/tools/trackcli
 [ -x "$cli" ] || { echo "script-diff: $cli missing (make all)" >&2; exit 1; }
+module=
+for side in "$old" "$new"; do
+    if [ "$side" = module ]; then
+        [ -f "$build/pdtrack.so" ] ||
+            { echo "script-diff: $build/pdtrack.so missing (make all)" >&2; exit 1; }
+        module=$(cd "$build" && pwd)/pdtrack.so # --loadmodule wants an absolute path
+    elif [ ! -r "$side" ]; then
+        echo "script-diff: cannot read $side" >&2
+        exit 2
+    fi
+done
 tmp=$(mktemp -d)
 rpid=
 cleanup()
@@ -125,17 +147,31 @@ for phase in history day rcpt; do python3 "$tmp/mm.py" "$phase" 300; done > "$tm
 } > "$tmp/setup.txt"
 : > "$tmp/none.txt"
 
-# run SCRIPT WORKLOAD SETUP OUT: replies to OUT.replies, the keyspace to OUT.keys
+# run SCRIPT WORKLOAD SETUP OUT: replies to OUT.replies, the keyspace to OUT.keys;
+# SCRIPT "module": PD.TRACK of the module instead
 run()
 {
-    local d=$tmp/redis
+    local d=$tmp/redis load=() how=(-f "$1")
+    if [ "$1" = module ]; then
+        load=(--loadmodule "$module") how=(-m)
+    fi
     rm -rf "$d" && mkdir -p "$d"
     redis-server --port 0 --unixsocket "$d/r.sock" --save '' --appendonly no --dir "$d" \
-        --logfile "$d/log" > /dev/null &
+        --logfile "$d/log" "${load[@]}" > /dev/null &
     rpid=$!
-    for _ in $(seq 1 100); do redis-cli -s "$d/r.sock" ping 2> /dev/null | grep -q PONG && break; sleep 0.05; done
+    for _ in $(seq 1 100); do
+        redis-cli -s "$d/r.sock" ping 2> /dev/null | grep -q PONG && break
+        kill -0 "$rpid" 2> /dev/null || break
+        sleep 0.05
+    done
+    if ! redis-cli -s "$d/r.sock" ping 2> /dev/null | grep -q PONG; then
+        echo "script-diff: redis-server ($1) did not start; the end of its log:" >&2
+        tail -n 5 "$d/log" >&2
+        exit 1
+    fi
     redis-cli -s "$d/r.sock" < "$3" > /dev/null
-    "$cli" -s "$d/r.sock" -f "$1" batch < "$2" > "$4.replies"
+    "$cli" -s "$d/r.sock" "${how[@]}" batch < "$2" > "$4.replies" ||
+        { echo "script-diff: $(basename "$2" .txt): trackcli failed with $1 (above)"; exit 1; }
     # shellcheck disable=SC2086
     redis-cli -s "$d/r.sock" --raw EVAL "local out, skip = {}, {}
 for _, f in ipairs(ARGV) do skip[f] = true end
@@ -166,6 +202,12 @@ for w in bench:none month:none mixed1:setup mixed2:setup; do
     n=$(wc -l < "$tmp/$name.txt")
     if ! cmp -s "$tmp/old.replies" "$tmp/new.replies"; then
         echo "script-diff: $name: replies differ ($n requests)"
+        # a reply is one line per signal and an empty line: name the first request that differs
+        first=$(diff "$tmp/old.replies" "$tmp/new.replies" | sed -n '1s/^\([0-9]*\).*/\1/p' ||
+            true)
+        per=$(awk 'NF == 0 { print NR; exit }' "$tmp/old.replies" "$tmp/new.replies")
+        req=$(((first - 1) / per + 1))
+        echo "the first is request $req: $(sed -n "${req}p" "$tmp/$name.txt")"
         diff "$tmp/old.replies" "$tmp/new.replies" | head -20
         exit 1
     fi

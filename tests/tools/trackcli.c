@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * NAME
- *      trackcli - drive ratelimit/lua/track.lua from the command line (test tool)
+ *      trackcli - drive ratelimit/lua/track.lua, or the module's PD.TRACK, from the command
+ *      line (test tool)
  * SYNOPSIS
  *      trackcli [options] key USER SUFFIX
  *      trackcli [options] net ADDRESS
@@ -14,8 +15,14 @@
  *      prints the reply as it lands in struct rl_signals: one "name=value" line per
  *      signal. "key" and "net" print a key name or a network and need no Redis.
  *
+ *      With -m the call is "PD.TRACK 6 KEYS ARGV" of the Redis module
+ *      (ratelimit/module/pdtrack.c, loaded with redis-server --loadmodule): the same keys
+ *      and arguments as the script's "EVALSHA <sha> 6 ...", and the same reply. No script
+ *      is read or loaded then; PD.API must answer the argv layout version TRACKARGS_API.
+ *
  *      Options: -s SOCKET or -h HOST -p PORT (Redis), -f FILE (the script, default
- *      ratelimit/lua/track.lua; loaded with SCRIPT LOAD), -P PREFIX (key prefix),
+ *      ratelimit/lua/track.lua; loaded with SCRIPT LOAD), -m (the module instead of the
+ *      script; -f is then ignored), -P PREFIX (key prefix),
  *      -K HEX (32 hex digits of hash key; default 000102...0f), -D DOMAIN (default
  *      mailbox domain), -4 BITS, -6 BITS (network prefixes; 24 and 48).
  *
@@ -28,9 +35,11 @@
  *      signals followed by an empty line; "-q" prints nothing but errors (load runs).
  * DIAGNOSTICS
  *      Exit 0 on success; 1 with "trackcli: ..." on stderr for a bad request, a Redis
- *      error reply or a lost connection; 2 for bad usage.
+ *      error reply, a lost connection, or (-m) a Redis without the module or with another
+ *      argv version; 2 for bad usage.
  * SEE ALSO
- *      tests/integ/test_track_lua.sh, scripts/measure-memory.sh, docs/ARCHITECTURE.md (Redis key schema).
+ *      scripts/bench/script-diff.sh, scripts/bench/script-cost.sh, scripts/measure-memory.sh,
+ *      tests/integ/test_module.sh, docs/ARCHITECTURE.md (Redis key schema).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +58,7 @@
 struct trackcli {
     const char *sock, *host, *script, *prefix, *domain;
     int port, v4, v6;
-    bool quiet;
+    bool quiet, module;
     uint8_t key[SIPHASH_KEY_LEN];
     redisContext *rc;
     char sha[41];
@@ -203,6 +212,20 @@ static void trackcli_request(const struct trackcli *c, struct trackcli_req *r, i
     r->in.network = r->net;
 }
 
+/* trackcli_module_check - -m: PD.API must answer our argv layout version. */
+static void trackcli_module_check(const struct trackcli *c)
+{
+    redisReply *rep = redisCommand(c->rc, "PD.API");
+
+    if (rep == NULL)
+        trackcli_die("connection lost", c->rc->errstr);
+    if (rep->type == REDIS_REPLY_ERROR)
+        trackcli_die("PD.API failed (is pdtrack.so loaded?)", rep->str);
+    if (rep->type != REDIS_REPLY_INTEGER || rep->integer != strtoll(TRACKARGS_API, NULL, 10))
+        trackcli_die("PD.API: not argv version " TRACKARGS_API, NULL);
+    freeReplyObject(rep);
+}
+
 static void trackcli_connect(struct trackcli *c)
 {
     struct timeval tv = {5, 0};
@@ -215,6 +238,10 @@ static void trackcli_connect(struct trackcli *c)
                     : redisConnectWithTimeout(c->host, c->port, tv);
     if (c->rc == NULL || c->rc->err)
         trackcli_die("cannot connect to redis", c->rc ? c->rc->errstr : NULL);
+    if (c->module) {
+        trackcli_module_check(c);
+        return;
+    }
     if ((f = fopen(c->script, "rb")) == NULL || fseek(f, 0, SEEK_END) != 0 ||
         (n = ftell(f)) < 0)
         trackcli_die("cannot read", c->script);
@@ -278,14 +305,26 @@ static void trackcli_print(const struct trackcli *c, redisReply *rep)
 #undef TRACKCLI_PRINT_STR
 }
 
+/* trackcli_send - queue one call: EVALSHA <sha> 6 ..., or with -m PD.TRACK 6 ... */
 static void trackcli_send(const struct trackcli *c, struct trackcli_req *r)
 {
     struct trackargs ta;
-    int rc = trackargs_build(&ta, &r->in, c->sha);
+    const char *argv[TRACKARGS_MAX_ARGS];
+    size_t argvlen[TRACKARGS_MAX_ARGS];
+    int rc = trackargs_build(&ta, &r->in, c->module ? NULL : c->sha);
 
     if (rc < 0)
         trackcli_die("trackargs", trackargs_strerror(rc));
-    if (redisAppendCommandArgv(c->rc, ta.argc, ta.argv, ta.argvlen) != REDIS_OK)
+    if (c->module) { /* ta.argv starts at numkeys: 2 slots of EVALSHA <sha> left over */
+        argv[0] = "PD.TRACK";
+        argvlen[0] = strlen(argv[0]);
+        memcpy(argv + 1, ta.argv, (size_t)ta.argc * sizeof(argv[0]));
+        memcpy(argvlen + 1, ta.argvlen, (size_t)ta.argc * sizeof(argvlen[0]));
+        rc = redisAppendCommandArgv(c->rc, ta.argc + 1, argv, argvlen);
+    } else {
+        rc = redisAppendCommandArgv(c->rc, ta.argc, ta.argv, ta.argvlen);
+    }
+    if (rc != REDIS_OK)
         trackcli_die("cannot send", c->rc->errstr);
 }
 
@@ -337,8 +376,8 @@ static void trackcli_batch(const struct trackcli *c)
 
 static void trackcli_usage(void)
 {
-    fprintf(stderr, "usage: trackcli [-s SOCKET | -h HOST -p PORT] [-f SCRIPT] [-P PREFIX] "
-                    "[-K HEX] [-D DOMAIN] [-4 BITS] [-6 BITS] [-q]\n"
+    fprintf(stderr, "usage: trackcli [-s SOCKET | -h HOST -p PORT] [-f SCRIPT | -m] "
+                    "[-P PREFIX] [-K HEX] [-D DOMAIN] [-4 BITS] [-6 BITS] [-q]\n"
                     "                key USER SUFFIX | net ADDRESS | track NAME=VALUE... | batch\n");
     exit(2);
 }
@@ -351,12 +390,13 @@ int main(int argc, char **argv)
 
     for (i = 0; i < SIPHASH_KEY_LEN; i++)
         c.key[i] = (uint8_t)i;
-    while ((opt = getopt(argc, argv, "s:h:p:f:P:K:D:4:6:q")) != -1) {
+    while ((opt = getopt(argc, argv, "s:h:p:f:mP:K:D:4:6:q")) != -1) {
         switch (opt) {
         case 's': c.sock = optarg; break;
         case 'h': c.host = optarg; break;
         case 'p': c.port = atoi(optarg); break;
         case 'f': c.script = optarg; break;
+        case 'm': c.module = true; break;
         case 'P': c.prefix = optarg; break;
         case 'K': trackcli_parse_key(&c, optarg); break;
         case 'D': c.domain = optarg; break;
