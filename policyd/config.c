@@ -176,6 +176,7 @@ static const struct cfg_entry cfg_table[] = {
     DUR(redis_timeout, "200ms", 10, 60 * MS_PER_S, redis_timeout_ms),
     ACTION(redis_fail_action, "DUNNO"),
     STR(redis_key_prefix, "pd:", 1, 32, cfg_chk_prefix),
+    BOOL(redis_use_module, "yes"),
     PATH(recipient_hash_key_file),
     STR(mailbox_default_domain, "", 0, 253, cfg_chk_domain),
     INT(network_prefix_v4, "24", 8, 32),

@@ -57,6 +57,7 @@ struct pd_config {
     int64_t redis_timeout_ms;
     char *redis_fail_action;    /* a policy action, e.g. "DUNNO" */
     char *redis_key_prefix;
+    bool redis_use_module;         /* PD.TRACK of the pdtrack module when loaded */
     char *recipient_hash_key_file; /* "" = a shared random key kept in Redis */
     char *recipient_hash_key;      /* read from the file above; never printed */
 

@@ -138,6 +138,9 @@ static void metrics_redis(struct metrics_buf *b, const struct track *t)
 
     track_stats(t, &calls, &timeouts, &errors);
     metrics_one(b, "redis_up", "gauge", "1 while the Redis connection is up.", track_is_up(t));
+    metrics_one(b, "redis_module", "gauge",
+                "1 while tracking runs as PD.TRACK of the pdtrack Redis module (else track.lua).",
+                track_is_native(t));
     metrics_one(b, "redis_calls_total", "counter", "Redis calls made.", calls);
     metrics_one(b, "redis_timeouts_total", "counter", "Redis calls that timed out.", timeouts);
     metrics_one(b, "redis_errors_total", "counter",

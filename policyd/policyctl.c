@@ -404,8 +404,11 @@ static void ctl_print_status(json_t *r)
            ctl_str(r, "pid", b2, sizeof(b2)), ctl_str(r, "mode", b3, sizeof(b3)));
     ctl_print_duration(ctl_int(r, "uptime", NULL));
     printf(", your role: %s\n", ctl_str(r, "role", b1, sizeof(b1)));
-    printf("redis:          %s (calls %lld, timeouts %lld, errors %lld)\n",
+    printf("redis:          %s, tracking by %s (calls %lld, timeouts %lld, errors %lld)\n",
            json_is_true(json_object_get(json_object_get(r, "redis"), "up")) ? "up" : "DOWN",
+           json_string_value(json_object_get(json_object_get(r, "redis"), "tracking"))
+               ? json_string_value(json_object_get(json_object_get(r, "redis"), "tracking"))
+               : "?",
            ctl_int(r, "redis", "calls"), ctl_int(r, "redis", "timeouts"),
            ctl_int(r, "redis", "errors"));
     printf("policy clients: %lld connected, %lld accepted, %lld requests, %lld protocol errors\n",

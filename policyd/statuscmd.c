@@ -231,12 +231,13 @@ static json_t *statuscmd_status(const struct status_op *op, long long blocked, b
 
     track_stats(t, &calls, &timeouts, &errors);
     return json_pack(
-        "{s:s, s:I, s:I, s:I, s:s, s:s, s:o, s:{s:b, s:I, s:I, s:I}, "
+        "{s:s, s:I, s:I, s:I, s:s, s:s, s:o, s:{s:b, s:s, s:I, s:I, s:I}, "
         "s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
         "version", STATUS_VERSION, "pid", (json_int_t)getpid(), "started_at",
         (json_int_t)st->started_at, "uptime", (json_int_t)(op->now - st->started_at), "role",
         jsonreq_role_name(op->role), "mode", op->cfg->mode, "server", statuscmd_server(st),
-        "redis", "up", track_is_up(t), "calls", (json_int_t)calls, "timeouts",
+        "redis", "up", track_is_up(t), "tracking",
+        track_is_native(t) ? "module" : "script", "calls", (json_int_t)calls, "timeouts",
         (json_int_t)timeouts, "errors", (json_int_t)errors, "status_socket", "connections",
         (json_int_t)st->nconns, "accepted", (json_int_t)st->stats.conns_accepted, "requests",
         (json_int_t)st->stats.requests, "errors", (json_int_t)st->stats.errors, "denied",

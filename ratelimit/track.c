@@ -14,6 +14,14 @@
  *      called with EVALSHA under their SHA-1, computed here; a NOSCRIPT answer (SCRIPT
  *      FLUSH, a failover) reloads the script and retries the call once.
  *
+ *      The script "track" has a native twin: the PD.TRACK command of the pdtrack Redis
+ *      module (ratelimit/module/pdtrack.c), same arguments, same reply, same keys, some
+ *      a fifth of the script's instructions in Redis. With redis_use_module (the default), every
+ *      connection asks PD.API after the SCRIPT LOADs; when Redis answers this policyd's
+ *      argv layout (TRACKARGS_API), "track" calls go out as PD.TRACK, else as EVALSHA.
+ *      An "unknown command" answer (the module unloaded) resends the call as EVALSHA,
+ *      once, and the connection stays with the script.
+ *
  *      Every call is answered exactly once, within redis_timeout: requests wait in a FIFO
  *      (Redis answers in order, and they share one timeout, so the head has the earliest
  *      deadline) watched by a single timer. A request whose time is up is answered
@@ -60,12 +68,14 @@
 #include "ratelimit/sha1.h"
 #include "ratelimit/signals.h"
 #include "ratelimit/track.h"
+#include "ratelimit/trackargs.h"
 
 #define TRACK_STALL_MS 1000
 #define TRACK_CONNECT_MS 1000 /* a connect that has not completed by then is given up */
 #define TRACK_BACKOFF_MIN_MS 100
 #define TRACK_BACKOFF_MAX_MS 5000
 #define TRACK_MAX_ARGS 64
+#define TRACK_NATIVE "PD.TRACK"
 
 struct track_req {
     struct track *t;
@@ -76,7 +86,8 @@ struct track_req {
     int script;
     bool answered;
     bool retried;
-    char *cmd; /* the formatted EVALSHA, kept for one NOSCRIPT retry */
+    bool native; /* sent as PD.TRACK */
+    char *cmd; /* the formatted EVALSHA or PD.TRACK, kept for one retry */
     size_t cmd_len;
 };
 
@@ -108,6 +119,9 @@ struct track {
     char *password;
     int64_t timeout_ms;
     uint64_t calls, timeouts, errors;
+    bool use_module;      /* redis_use_module */
+    bool native;          /* this connection's Redis has PD.TRACK of our argv layout */
+    int native_script;    /* the script PD.TRACK replaces ("track"), or -1 */
     void (*on_up)(void *arg); /* track_on_up */
     void *on_up_arg;
 };
@@ -572,6 +586,37 @@ static int track_pairs(const redisReply *rr, bool script, struct track_reply *ou
 static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void track_on_load(redisAsyncContext *ac, void *reply, void *privdata);
 
+/* track_unnative - PD.TRACK is gone from this Redis (MODULE UNLOAD): the connection
+ * goes back to the script, and r's command becomes the same call as EVALSHA. */
+static bool track_unnative(struct track *t, struct track_req *r)
+{
+    const char *rest, *end = r->cmd + r->cmd_len;
+    char head[96], *cmd;
+    long argc;
+    int n;
+
+    if (t->native)
+        log_warn("redis: %s is not available any more: using script %s", TRACK_NATIVE,
+                 t->scripts[r->script].name);
+    t->native = false;
+    /* "*N\r\n$8\r\nPD.TRACK\r\n" + the arguments; becomes "*N+1 EVALSHA sha" + them */
+    argc = strtol(r->cmd + 1, NULL, 10);
+    rest = memmem(r->cmd, r->cmd_len, TRACK_NATIVE "\r\n", sizeof(TRACK_NATIVE) + 1);
+    if (r->cmd[0] != '*' || argc < 1 || rest == NULL)
+        return false;
+    rest += sizeof(TRACK_NATIVE) + 1;
+    n = snprintf(head, sizeof(head), "*%ld\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n", argc + 1,
+                 t->scripts[r->script].sha);
+    cmd = xmalloc((size_t)n + (size_t)(end - rest));
+    memcpy(cmd, head, (size_t)n);
+    memcpy(cmd + n, rest, (size_t)(end - rest));
+    free(r->cmd);
+    r->cmd = cmd;
+    r->cmd_len = (size_t)n + (size_t)(end - rest);
+    r->native = false;
+    return true;
+}
+
 /* track_retry - NOSCRIPT: load the script again and resend the same call, once. The
  * requests in flight when the scripts went away (SCRIPT FLUSH, a failover) all get
  * NOSCRIPT: one SCRIPT LOAD and one warning serve them all, since each resent call
@@ -583,7 +628,10 @@ static bool track_retry(struct track *t, struct track_req *r)
     if (r->retried || t->ac == NULL || !t->connected)
         return false;
     r->retried = true;
-    if (!s->reloading) {
+    if (r->native) {
+        if (!track_unnative(t, r))
+            return false;
+    } else if (!s->reloading) {
         log_warn("redis: script %s missing (NOSCRIPT): loading it again", s->name);
         s->reloading = redisAsyncCommand(t->ac, track_on_load, s, "SCRIPT LOAD %s", s->src) ==
                        REDIS_OK; /* cleared by track_on_load, which hiredis always calls */
@@ -612,7 +660,9 @@ static void track_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (rr != NULL && rr->type == REDIS_REPLY_ERROR && r->script >= 0 &&
-        strncmp(rr->str, "NOSCRIPT", 8) == 0 && track_retry(t, r))
+        (r->native ? strncmp(rr->str, "ERR unknown command", 19) == 0
+                   : strncmp(rr->str, "NOSCRIPT", 8) == 0) &&
+        track_retry(t, r))
         return;
     track_unlink(t, r);
     if (rr == NULL) {
@@ -724,7 +774,8 @@ static void track_send(struct track *t, int script, int argc, const char **argv,
 {
     const char *av[TRACK_MAX_ARGS + 2];
     size_t al[TRACK_MAX_ARGS + 2];
-    int pre = script >= 0 ? 2 : 0;
+    bool native = script >= 0 && script == t->native_script && t->native;
+    int pre = native ? 1 : script >= 0 ? 2 : 0;
     struct track_req *r;
     size_t n;
 
@@ -745,7 +796,10 @@ static void track_send(struct track *t, int script, int argc, const char **argv,
     r->cb = cb;
     r->arg = arg;
     r->script = script;
-    if (pre > 0) {
+    r->native = native;
+    if (native) {
+        av[0] = TRACK_NATIVE, al[0] = sizeof(TRACK_NATIVE) - 1;
+    } else if (pre > 0) {
         av[0] = "EVALSHA", al[0] = 7;
         av[1] = t->scripts[script].sha, al[1] = 40;
     }
@@ -809,6 +863,39 @@ static void track_on_load(redisAsyncContext *ac, void *reply, void *privdata)
         log_warn("redis: SCRIPT LOAD %s: %.200s", s->name, rr->str);
     else if (rr->type == REDIS_REPLY_STRING && strcmp(rr->str, s->sha) != 0)
         log_panic("redis: script %s loaded as %s, expected %s", s->name, rr->str, s->sha);
+}
+
+/* track_on_api - PD.API's answer: PD.TRACK is used when it speaks our argv layout. */
+static void track_on_api(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct track *t = ac->data;
+    const redisReply *rr = reply;
+    bool native;
+
+    (void)privdata;
+    if (rr == NULL || t == NULL || t->ac != ac)
+        return;
+    /* an error says nothing of availability: a Redis still loading its data answers an
+     * unknown command with "unknown command" before it says LOADING */
+    if (rr->type != REDIS_REPLY_ERROR)
+        track_alive(t, rr);
+    native = t->use_module && t->native_script >= 0 && rr->type == REDIS_REPLY_INTEGER &&
+             rr->integer == atoll(TRACKARGS_API);
+    if (native && !t->native)
+        log_info("redis: the pdtrack module is loaded: %s replaces script %s", TRACK_NATIVE,
+                 t->scripts[t->native_script].name);
+    else if (rr->type == REDIS_REPLY_INTEGER && rr->integer != atoll(TRACKARGS_API))
+        log_warn("redis: the pdtrack module speaks argv layout %lld, this policyd %s: using "
+                 "script %s (load the module of this version)", rr->integer, TRACKARGS_API,
+                 t->native_script >= 0 ? t->scripts[t->native_script].name : "track");
+    t->native = native;
+}
+
+/* track_probe - ask whether this Redis has PD.TRACK (answered after the SCRIPT LOADs). */
+static void track_probe(struct track *t)
+{
+    if (t->ac != NULL && t->use_module && t->native_script >= 0)
+        redisAsyncCommand(t->ac, track_on_api, NULL, "PD.API");
 }
 
 /* track_on_auth - a refused password is a configuration problem: say it clearly. */
@@ -912,6 +999,8 @@ static void track_connect(struct track *t)
     for (i = 0; i < t->nscripts; i++)
         redisAsyncCommand(ac, track_on_load, &t->scripts[i], "SCRIPT LOAD %s",
                           t->scripts[i].src);
+    t->native = false;
+    track_probe(t);
 }
 
 /* track_on_reconnect - the reconnect timer: its handle is embedded in struct track. */
@@ -926,6 +1015,7 @@ static bool track_settings(struct track *t, const struct pd_config *cfg)
     bool changed = t->server == NULL || strcmp(t->server, cfg->redis_server) != 0 ||
                    strcmp(t->password ? t->password : "",
                           cfg->redis_password ? cfg->redis_password : "") != 0;
+    bool probe = cfg->redis_use_module && !t->use_module && !changed && t->connected;
 
     if (changed) {
         free(t->server);
@@ -934,6 +1024,11 @@ static bool track_settings(struct track *t, const struct pd_config *cfg)
         t->password = cfg->redis_password ? xstrdup(cfg->redis_password) : NULL;
     }
     t->timeout_ms = cfg->redis_timeout_ms;
+    t->use_module = cfg->redis_use_module;
+    if (!t->use_module)
+        t->native = false;
+    if (probe)
+        track_probe(t); /* turned on by a reload: ask now, not at the next connect */
     return changed;
 }
 
@@ -953,6 +1048,10 @@ struct track *track_new(uv_loop_t *loop, const struct pd_config *cfg)
         t->scripts[i].src = lua_scripts[i].src;
         sha1_hex(t->scripts[i].src, strlen(t->scripts[i].src), t->scripts[i].sha);
     }
+    t->native_script = -1;
+    for (i = 0; i < t->nscripts; i++)
+        if (strcmp(t->scripts[i].name, "track") == 0)
+            t->native_script = i;
     uv_timer_init(loop, &t->timeout_timer);
     uv_timer_init(loop, &t->reconnect_timer);
     t->timeout_timer.data = t;
@@ -988,6 +1087,11 @@ int track_script_index(const struct track *t, const char *name)
         if (strcmp(t->scripts[i].name, name) == 0)
             return i;
     return -1;
+}
+
+bool track_is_native(const struct track *t)
+{
+    return t->native && t->connected;
 }
 
 bool track_is_up(const struct track *t)

@@ -65,6 +65,8 @@ void track_eval(struct track *t, int script, int argc, const char **argv, const 
 void track_command(struct track *t, int argc, const char **argv, const size_t *lens,
                    track_cb cb, void *arg);
 bool track_is_up(const struct track *t);
+/* track_is_native - "track" calls go out as PD.TRACK (the pdtrack module) */
+bool track_is_native(const struct track *t);
 /* track_on_up - call fn(arg) each time Redis answers again after being unavailable (not
  * at the first connection): e.g. to re-check shared state a restarted Redis may have lost. */
 void track_on_up(struct track *t, void (*fn)(void *arg), void *arg);

@@ -14,7 +14,10 @@
 #     ceiling            tests/tools/ceiling: answers DUNNO without thinking (the best the
 #                        protocol, the kernel and libuv allow here);
 #     policyd            build/policyd with its defaults (enforce, the default rules and
-#                        caps) and a private redis-server on a unix socket, no persistence;
+#                        caps) and a private redis-server on a unix socket, no persistence,
+#                        with the Redis module build/pdtrack.so loaded when it is built
+#                        (BENCH_BASELINE's Redis: that build's module), unless
+#                        PD_REDIS_MODULE=0;
 #     postfwd            postfwd1 (Debian's postfwd, its single-process mode), when installed;
 #     policyd-rate-limit Debian's policyd-rate-limit with its SQLite database on tmpfs
 #                        (/dev/shm) and, as a second system, on disk, when installed.
@@ -30,8 +33,9 @@
 #   END-OF-MESSAGE requests) and prints one table: closed-loop throughput at 1, 16 and
 #   128 connections and its ratio to the ceiling, the CPU of each process, open-loop
 #   latency at BENCH_RATE and BENCH_LOW_RATE requests/s, and the load other users put
-#   on the machine meanwhile. Redis' own cost per script call (INFO commandstats) and
-#   policyd's RSS follow the table. Benchmarks are never part of make test.
+#   on the machine meanwhile. Redis' own cost per script or PD.TRACK call (INFO
+#   commandstats) and policyd's RSS follow the table. Benchmarks are never part of make
+#   test.
 # DIAGNOSTICS
 #   Exit 0 with the report (also in OUTDIR, default build/bench/DATE: table.md,
 #   results.json, the last lines of the servers' logs); 1 when policyd, Redis or the ceiling do not
@@ -98,12 +102,15 @@ pids+=($!)
 up "$cport" || { echo "bench: the ceiling did not start" >&2; exit 1; }
 systems+=("ceiling|-t 127.0.0.1:$cport|$!:ceiling|")
 
-# --- policyd and its private Redis (policyd_start NAME BUILD)
+# --- policyd and its private Redis (policyd_start NAME BUILD), which loads BUILD's module
 policyd_start()
 {
-    local name=$1 bin=$2/policyd port rpid p
+    local name=$1 bin=$2/policyd port rpid p mod=()
+    if [ "${PD_REDIS_MODULE:-}" != 0 ] && [ -f "$2/pdtrack.so" ]; then
+        mod=(--loadmodule "$(cd "$2" && pwd)/pdtrack.so") # an absolute path
+    fi
     redis-server --port 0 --unixsocket "$dir/$name-redis.sock" --unixsocketperm 700 --save '' \
-        --appendonly no --dir "$dir" --logfile "$dir/$name-redis.log" > /dev/null &
+        --appendonly no --dir "$dir" --logfile "$dir/$name-redis.log" "${mod[@]}" > /dev/null &
     rpid=$!
     pids+=($rpid)
     for _ in $(seq 1 100); do
@@ -122,7 +129,7 @@ policyd_start()
         exit 1
     fi
     sleep 0.5 # the shared recipient hash key is fetched from Redis at start
-    systems+=("$name|-t 127.0.0.1:$port|$p:policyd,$rpid:redis|$bin, default config, private Redis on a unix socket; its log (one line per request) goes to a file")
+    systems+=("$name|-t 127.0.0.1:$port|$p:policyd,$rpid:redis|$bin, default config, private Redis on a unix socket${mod:+ with pdtrack.so}; its log (one line per request) goes to a file")
     eval "${name//-/_}_pid=$p"
 }
 policyd_start policyd "$build"
@@ -225,7 +232,8 @@ python3 "$root/scripts/bench/run.py" "$dir/systems.json" "$out"
     for n in "${notes[@]}"; do echo "- $n"; done
     for r in "$dir"/*-redis.sock; do
         n=$(basename "$r" -redis.sock)
-        echo "- $n redis: $(redis-cli -s "$r" info commandstats | grep -E '^cmdstat_evalsha' | tr -d '\r')"
+        redis-cli -s "$r" info commandstats | tr -d '\r' |
+            sed -n "s/^\(cmdstat_\(evalsha\|pd\.track\):\)/- $n redis: \1/p"
         echo "- $n redis: $(redis-cli -s "$r" info memory | grep -E '^used_memory_human' | tr -d '\r'), $(redis-cli -s "$r" dbsize | tr -d '\r') keys"
     done
     echo "- policyd: RSS $(awk '/VmRSS/ {print $2, $3}' "/proc/$ppid/status"), $(grep -c 'blocked: ' "$dir/policyd.log" || true) mailboxes blocked"

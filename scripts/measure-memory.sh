@@ -5,9 +5,11 @@
 # SYNOPSIS
 #   scripts/measure-memory.sh [MAILBOXES]        (default 10000; run from the repository root)
 # DESCRIPTION
-#   Starts a private redis-server (mktemp -d, a free port, a unix socket; removed on exit)
-#   and drives MAILBOXES mailboxes through ratelimit/lua/track.lua with build/tools/trackcli
-#   (the daemon's own key, hash and argv code), fed by a small generator:
+#   Starts a private redis-server (mktemp -d, a free port, a unix socket; removed on exit;
+#   the Redis module build/pdtrack.so loaded when it is built, unless PD_REDIS_MODULE=0,
+#   as in every private Redis of the project) and drives MAILBOXES mailboxes through
+#   ratelimit/lua/track.lua with build/tools/trackcli (the daemon's own key, hash and
+#   argv code), fed by a small generator:
 #     - history: 30 days ago each mailbox mails its whole address book (50-200
 #       correspondents, one recipient per message), then one message a day on 20 of
 #       the last 28 days, so the memories and the daily ring are those of a mailbox in
@@ -47,8 +49,12 @@ cleanup()
 trap cleanup EXIT
 
 port=$(port_pick_free)
+module=()
+if [ "${PD_REDIS_MODULE:-}" != 0 ] && [ -f "$build/pdtrack.so" ]; then
+    module=(--loadmodule "$(cd "$build" && pwd)/pdtrack.so") # absolute, as --loadmodule wants
+fi
 redis-server --port "$port" --bind 127.0.0.1 --unixsocket "$tmp/redis.sock" \
-    --save '' --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+    --save '' --appendonly no --dir "$tmp" "${module[@]}" >"$tmp/redis.log" 2>&1 &
 redis_pid=$!
 rcli() { timeout 120 redis-cli -s "$tmp/redis.sock" "$@"; }
 for _ in $(seq 1 100); do rcli ping >/dev/null 2>&1 && break; sleep 0.05; done

@@ -2,7 +2,9 @@
 # run.sh - what `make run` does after building: run policyd in the foreground on the
 # repository's policyd.conf. Unless that file names a redis_server, a private redis-server
 # is started under ./run/ (unix socket, AOF persistence, stopped again when policyd exits)
-# and policyd is pointed at it with -o. Prints the Postfix main.cf lines to add.
+# and policyd is pointed at it with -o; it loads the Redis module, $PD_BUILD/pdtrack.so
+# (track.lua's native twin), when that is built, unless PD_REDIS_MODULE=0. Prints the
+# Postfix main.cf lines to add.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -24,13 +26,23 @@ if ! grep -Eq '^[[:space:]]*redis_server[[:space:]]*=' "$conf"; then
         grep -q redis-server "/proc/$(cat "$rundir/redis.pid")/cmdline" 2>/dev/null; then
         echo "run.sh: using the private redis-server already running (pid $(cat "$rundir/redis.pid"))"
     else
+        module=
+        if [ "${PD_REDIS_MODULE:-}" != 0 ] && [ -f "$build/pdtrack.so" ]; then
+            module=$(cd "$build" && pwd)/pdtrack.so # --loadmodule wants an absolute path
+        fi
         redis-server --port 0 --unixsocket "$sock" --unixsocketperm 770 --dir "$rundir" \
             --appendonly yes --save '' --daemonize yes --pidfile "$rundir/redis.pid" \
-            --logfile "$rundir/redis.log"
+            --logfile "$rundir/redis.log" ${module:+--loadmodule "$module"}
         i=0
         while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+        if [ ! -S "$sock" ]; then
+            echo "run.sh: redis-server did not start; the end of $rundir/redis.log:" >&2
+            tail -n 5 "$rundir/redis.log" >&2
+            exit 1
+        fi
         redis_pid=$(cat "$rundir/redis.pid")
-        echo "run.sh: private redis-server started (pid $redis_pid, $sock, data in $rundir)"
+        echo "run.sh: private redis-server started (pid $redis_pid, $sock, data in" \
+            "$rundir${module:+, module $module})"
     fi
     # policyd drops to run_user (nobody by default): let that user's group reach the socket.
     user=$(sed -n 's/^[[:space:]]*run_user[[:space:]]*=[[:space:]]*//p' "$conf" | tail -n 1)

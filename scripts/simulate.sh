@@ -9,10 +9,11 @@
 # DESCRIPTION
 #   Starts, in a mktemp -d directory: a private redis-server (unix socket, no port, no
 #   persistence: every run starts from an empty Redis, so no block of an earlier run
-#   survives) and build/policyd on a free loopback port, with trust_request_time = yes
-#   (policyd takes "now" from each request's policyd_time), a fixed recipient hash key
-#   (the same hashes in every run: the run is reproducible from its seed) and the
-#   overrides file of the simulated population (its bulk senders). Then it runs
+#   survives; with the Redis module build/pdtrack.so loaded when it is built, unless
+#   PD_REDIS_MODULE=0) and build/policyd on a free loopback port, with
+#   trust_request_time = yes (policyd takes "now" from each request's policyd_time), a
+#   fixed recipient hash key (the same hashes in every run: the run is reproducible from
+#   its seed) and the overrides file of the simulated population (its bulk senders). Then it runs
 #   build/tools/simulate against it with the options given (defaults: 2,000 mailboxes,
 #   28 learning + 14 evaluation days, seed 1), prints its report, and stops both
 #   processes by pid. policyd's verdict=HOLD/BLOCK lines are kept (the rest of its
@@ -77,8 +78,13 @@ for b in "$build/policyd" "$build/tools/simulate"; do
 done
 command -v redis-server > /dev/null || { echo "simulate.sh: redis-server not found" >&2; exit 1; }
 
+module= # the Redis module, track.lua's native twin, when built (an absolute path)
+if [ "${PD_REDIS_MODULE:-}" != 0 ] && [ -f "$build/pdtrack.so" ]; then
+    module=$(cd "$build" && pwd)/pdtrack.so
+fi
 redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 --save '' \
-    --appendonly no --dir "$dir" --logfile "$dir/redis.log" > /dev/null &
+    --appendonly no --dir "$dir" --logfile "$dir/redis.log" \
+    ${module:+--loadmodule "$module"} > /dev/null &
 rpid=$!
 wait_for redis-cli -s "$dir/redis.sock" ping
 

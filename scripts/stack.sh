@@ -18,7 +18,9 @@
 #   returns as soon as up exits.
 #
 #   Components (STACK, default "redis slapd sink postfix"):
-#     redis    redis-server, appendonly, TCP on 127.0.0.1:REDIS_PORT and REDIS_SOCK
+#     redis    redis-server, appendonly, TCP on 127.0.0.1:REDIS_PORT and REDIS_SOCK; it
+#              loads the Redis module $PD_BUILD/pdtrack.so (default build/) when that is
+#              built, unless PD_REDIS_MODULE=0
 #     slapd    OpenLDAP with back_mdb and ppolicy, suffix dc=example,dc=com, on LDAP_URI;
 #              rootdn cn=admin / secret; read-only cn=policyd,ou=services / policydpw;
 #              users uid=<u>,ou=people (objectClass adEmulatedUser, pwdLastSet set)
@@ -302,8 +304,18 @@ appendfilename "appendonly.aof"
 appenddirname "appendonlydir"
 appendfsync everysec
 enable-debug-command local
+$(redis_module_line)
 $REDIS_EXTRA
 EOF
+}
+
+# redis_module_line - "loadmodule PATH" for track.lua's native twin when it is built
+# (PATH absolute, as loadmodule wants), unless PD_REDIS_MODULE=0.
+redis_module_line()
+{
+    local build=${PD_BUILD:-$HERE/../build}
+    [ "${PD_REDIS_MODULE:-}" != 0 ] && [ -f "$build/pdtrack.so" ] || return 0
+    echo "loadmodule \"$(cd "$build" && pwd)/pdtrack.so\""
 }
 
 redis_start()

@@ -5,7 +5,8 @@
 # SYNOPSIS
 #   scripts/bench/idle-conns.sh [CONNECTIONS]     (default 10000; after make all)
 # DESCRIPTION
-#   Starts a private redis-server and build/policyd (max_connections above CONNECTIONS)
+#   Starts a private redis-server (with the Redis module build/pdtrack.so when it is
+#   built, unless PD_REDIS_MODULE=0) and build/policyd (max_connections above CONNECTIONS)
 #   in a mktemp -d directory, opens CONNECTIONS TCP connections to it, sends one RCPT
 #   request on each (as a Postfix smtpd process does before it goes idle) and reads the
 #   answers, then keeps them all open and idle. It prints policyd's VmRSS before, right
@@ -34,8 +35,12 @@ cleanup()
 }
 trap cleanup EXIT
 
+module=()
+if [ "${PD_REDIS_MODULE:-}" != 0 ] && [ -f "$build/pdtrack.so" ]; then
+    module=(--loadmodule "$(cd "$build" && pwd)/pdtrack.so") # absolute, as --loadmodule wants
+fi
 redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no --dir "$dir" \
-    --logfile "$dir/redis.log" > /dev/null &
+    --logfile "$dir/redis.log" "${module[@]}" > /dev/null &
 pids+=($!)
 for _ in $(seq 1 100); do redis-cli -s "$dir/redis.sock" ping > /dev/null 2>&1 && break; sleep 0.05; done
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -6,10 +6,12 @@
 #   scripts/bench/request-cost.sh [BUILD...]      (default build; from the repository root)
 #   environment: REQUEST_COST_N (20000 requests), REQUEST_COST_CONNS (16)
 # DESCRIPTION
-#   For each BUILD directory: a private redis-server, then BUILD/policyd three times, each
-#   driven by build/tools/loadgen with REQUEST_COST_N requests of the bench traffic
-#   (10,000 mailboxes, 15 % new recipients, 1 % attack traffic, END-OF-MESSAGE requests)
-#   over REQUEST_COST_CONNS connections, after 2,000 requests of warm-up:
+#   One private redis-server (with the Redis module $PD_BUILD/pdtrack.so, default
+#   build/, when it is built, unless PD_REDIS_MODULE=0), then for each BUILD directory
+#   BUILD/policyd three times, each driven by build/tools/loadgen with REQUEST_COST_N
+#   requests of the bench traffic (10,000 mailboxes, 15 % new recipients, 1 % attack
+#   traffic, END-OF-MESSAGE requests) over REQUEST_COST_CONNS connections, after 2,000
+#   requests of warm-up:
 #     strace -c -f        system calls per request, by call;
 #     valgrind memcheck   heap allocations per request ("total heap usage", the warm-up
 #                         and start-up measured alone and subtracted);
@@ -29,6 +31,10 @@ for t in "$loadgen" strace valgrind callgrind_control redis-server; do
     command -v "$t" > /dev/null || [ -x "$t" ] || { echo "request-cost: $t missing" >&2; exit 1; }
 done
 [ $# -gt 0 ] || set -- build
+module=()
+if [ "${PD_REDIS_MODULE:-}" != 0 ] && [ -f "${PD_BUILD:-build}/pdtrack.so" ]; then
+    module=(--loadmodule "$(cd "${PD_BUILD:-build}" && pwd)/pdtrack.so") # absolute
+fi
 tmp=$(mktemp -d)
 pids=()
 cleanup()
@@ -42,7 +48,7 @@ cleanup()
 trap cleanup EXIT
 
 redis-server --port 0 --unixsocket "$tmp/redis.sock" --save '' --appendonly no --dir "$tmp" \
-    --logfile "$tmp/redis.log" > /dev/null &
+    --logfile "$tmp/redis.log" "${module[@]}" > /dev/null &
 pids+=($!)
 for _ in $(seq 1 100); do redis-cli -s "$tmp/redis.sock" ping > /dev/null 2>&1 && break; sleep 0.05; done
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

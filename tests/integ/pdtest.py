@@ -19,6 +19,9 @@ import time
 ROOT = os.environ.get("PD_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("PD_BUILD") or os.path.join(ROOT, "build")
 POLICYD = os.path.join(BUILD, "policyd")
+# The Redis module (ratelimit/module/): track.lua's native twin, PD.TRACK. Never sanitised,
+# so build/san has a plain one too. redis-server --loadmodule wants an absolute path.
+REDIS_MODULE = os.path.abspath(os.path.join(BUILD, "pdtrack.so"))
 
 _procs = []
 _dirs = []
@@ -96,14 +99,31 @@ def cpu_ticks(pid):
     return int(parts[11]) + int(parts[12])  # utime + stime
 
 
-class Redis:
-    """A private redis-server on a free port and a unix socket in its own temp dir."""
+def redis_module(module=None):
+    """The module file a private redis-server loads, or None. module=None: REDIS_MODULE
+    when it is built, unless the environment has PD_REDIS_MODULE=0; False: never; True:
+    REDIS_MODULE, which must exist (AssertionError otherwise)."""
+    if module is None:
+        if os.environ.get("PD_REDIS_MODULE") == "0" or not os.path.isfile(REDIS_MODULE):
+            return None
+        return REDIS_MODULE
+    if not module:
+        return None
+    if not os.path.isfile(REDIS_MODULE):
+        raise AssertionError("%s missing (make all)" % REDIS_MODULE)
+    return REDIS_MODULE
 
-    def __init__(self, appendonly=True):
+
+class Redis:
+    """A private redis-server on a free port and a unix socket in its own temp dir, with
+    the module loaded as redis_module(module) says (self.module: its path, or None)."""
+
+    def __init__(self, appendonly=True, module=None):
         self.dir = tempdir("pdredis.")
         self.port = free_port()
         self.sock = os.path.join(self.dir, "redis.sock")
         self.appendonly = appendonly
+        self.module = redis_module(module)
         self.proc = None
         self.start()
 
@@ -113,12 +133,21 @@ class Redis:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--unixsocket", self.sock, "--unixsocketperm", "777", "--dir", self.dir,
                 "--save", "", "--appendonly", "yes" if self.appendonly else "no",
-                "--logfile", os.path.join(self.dir, "redis.log")] + list(extra)
+                "--logfile", os.path.join(self.dir, "redis.log")]
+        if self.module:
+            args += ["--loadmodule", self.module]
+        args += list(extra)
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         _procs.append(self.proc)
         if wait:
-            wait_for(lambda: self.cli("PING") == "PONG", what="redis up")
+            wait_for(self._up, what="redis up")
+
+    def _up(self):
+        if self.proc.poll() is not None:  # e.g. a module that does not load: say why
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                raise AssertionError("redis-server exited: " + "".join(f.readlines()[-3:]))
+        return self.cli("PING") == "PONG"
 
     def cli(self, *args):
         r = subprocess.run(["redis-cli", "-s", self.sock] + [str(a) for a in args],
