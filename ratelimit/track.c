@@ -121,6 +121,7 @@ struct track {
     uint64_t calls, timeouts, errors;
     bool use_module;      /* redis_use_module */
     bool native;          /* this connection's Redis has PD.TRACK of our argv layout */
+    bool announce;        /* say so at the next PD.TRACK */
     int native_script;    /* the script PD.TRACK replaces ("track"), or -1 */
     void (*on_up)(void *arg); /* track_on_up */
     void *on_up_arg;
@@ -797,6 +798,11 @@ static void track_send(struct track *t, int script, int argc, const char **argv,
     r->arg = arg;
     r->script = script;
     r->native = native;
+    if (native && t->announce) {
+        t->announce = false;
+        log_info("redis: the pdtrack module is loaded: %s replaces script %s", TRACK_NATIVE,
+                 t->scripts[script].name);
+    }
     if (native) {
         av[0] = TRACK_NATIVE, al[0] = sizeof(TRACK_NATIVE) - 1;
     } else if (pre > 0) {
@@ -882,8 +888,8 @@ static void track_on_api(redisAsyncContext *ac, void *reply, void *privdata)
     native = t->use_module && t->native_script >= 0 && rr->type == REDIS_REPLY_INTEGER &&
              rr->integer == atoll(TRACKARGS_API);
     if (native && !t->native)
-        log_info("redis: the pdtrack module is loaded: %s replaces script %s", TRACK_NATIVE,
-                 t->scripts[t->native_script].name);
+        t->announce = true; /* logged with the first call: a policyd --import-blocks makes
+                             * none, and says nothing of it */
     else if (rr->type == REDIS_REPLY_INTEGER && rr->integer != atoll(TRACKARGS_API))
         log_warn("redis: the pdtrack module speaks argv layout %lld, this policyd %s: using "
                  "script %s (load the module of this version)", rr->integer, TRACKARGS_API,

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 import pdtest
 from pdtest import Policyd, Redis, Suite
@@ -21,8 +22,8 @@ CTL = os.path.join(pdtest.BUILD, "policyctl")
 
 
 def calls(r):
-    """{'pd.track': n, 'evalsha': n} from INFO commandstats."""
-    out = {"pd.track": 0, "evalsha": 0}
+    """{'pd.track': n, 'evalsha': n, 'pd.api': n} from INFO commandstats."""
+    out = {"pd.track": 0, "evalsha": 0, "pd.api": 0}
     for line in r.cli("INFO", "commandstats").splitlines():
         for cmd in out:
             if line.startswith("cmdstat_%s:calls=" % cmd):
@@ -70,11 +71,12 @@ def main():
     rm = Redis(appendonly=False, module=True)
     S.check(rm.cli("PD.API") == "1", "the private Redis has the module loaded (PD.API = 1)")
     p = policyd(rm)
-    pdtest.log_has(p, r"the pdtrack module is loaded: PD\.TRACK replaces script track")
-    S.check(True, "policyd logs that PD.TRACK replaces the script")
     before = calls(rm)
     with_module = traffic(p, "a")
     after = calls(rm)
+    pdtest.log_has(p, r"the pdtrack module is loaded: PD\.TRACK replaces script track")
+    S.check(p.read_log().count("pdtrack module is loaded") == 1,
+            "policyd logs once, at its first call, that PD.TRACK replaces the script")
     S.check(after["pd.track"] - before["pd.track"] == len(with_module) and
             after["evalsha"] == before["evalsha"],
             "every request went to Redis as PD.TRACK, none as EVALSHA (%r -> %r)"
@@ -110,10 +112,13 @@ def main():
     p.settings["redis_use_module"] = "yes"
     p.write_conf(p.settings)
     p.signal(signal.SIGHUP)
-    pdtest.log_has(p, r"PD\.TRACK replaces script track")
+    pdtest.log_has(p, r"reload: configuration .* loaded")
+    pdtest.wait_for(lambda: calls(rn)["pd.api"] >= 1, what="PD.API asked after SIGHUP")
+    time.sleep(0.2)  # its answer read by policyd
     before = calls(rn)
     traffic(p, "c", 8)
     after = calls(rn)
+    pdtest.log_has(p, r"PD\.TRACK replaces script track")
     S.check(after["pd.track"] - before["pd.track"] == 10 and after["evalsha"] == before["evalsha"],
             "after SIGHUP with redis_use_module = yes: PD.TRACK, without a reconnect")
     p.stop()
@@ -123,8 +128,8 @@ def main():
     ru.stop()
     ru.start(extra=("--enable-module-command", "yes"))
     p = policyd(ru)
-    pdtest.log_has(p, r"PD\.TRACK replaces script track")
     traffic(p, "d", 4)
+    pdtest.log_has(p, r"PD\.TRACK replaces script track")
     S.check(ru.cli("MODULE", "UNLOAD", "pdtrack") == "OK", "MODULE UNLOAD pdtrack")
     after_unload = traffic(p, "e", 8)
     S.check(all(a in ("DUNNO",) or a.startswith("DEFER") for a in after_unload)
